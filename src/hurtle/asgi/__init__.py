@@ -1,0 +1,1 @@
+"""The ASGI side of hurtle, written once for every protocol version."""

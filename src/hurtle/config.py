@@ -1,0 +1,547 @@
+"""Every hurtle option, declared once.
+
+Each option is a field of :class:`Config` with its type, default and help.
+The command line (cli.py), the ``HURTLE_*`` environment variables, the TOML
+file and docs/configuration.md are all generated from these declarations, so
+an option cannot be spelled differently in two places.
+
+Precedence when loading: flag > environment > file > default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["Config", "ConfigError", "Option", "load_config", "options"]
+
+ENV_PREFIX = "HURTLE_"
+
+LoopName = Literal["auto", "asyncio", "uvloop"]
+LifespanMode = Literal["auto", "on", "off"]
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
+
+class ConfigError(ValueError):
+    """A bad option value; `source` names where it came from (a flag, a variable, a file)."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    group: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    metavar: str | None = None,
+    short: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """Declare one option: the single place where its default and help live."""
+    meta = {
+        "help": help,
+        "group": group,
+        "minimum": minimum,
+        "maximum": maximum,
+        "metavar": metavar,
+        "short": short,
+        "cli": cli,
+    }
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(kw_only=True)
+class Config:
+    """The configuration of one hurtle server. Build it with keyword arguments."""
+
+    # -- application -------------------------------------------------------
+    app: str | None = option(
+        None,
+        "The ASGI app as 'module:attribute' (attribute paths like 'pkg.mod:obj.app' work "
+        "too). Without it, hurtle serves its built-in demo app.",
+        group="application",
+        metavar="APP",
+    )
+    factory: bool = option(
+        False,
+        "Treat APP as a factory: call it with no arguments to get the ASGI app.",
+        group="application",
+    )
+    app_dir: str = option(
+        ".",
+        "Look for APP in this directory (it is put first on sys.path).",
+        group="application",
+        metavar="DIR",
+    )
+    root_path: str = option(
+        "",
+        "The ASGI root_path: where the app is mounted below a proxy (e.g. '/api').",
+        group="application",
+        metavar="PATH",
+    )
+    lifespan: LifespanMode = option(
+        "auto",
+        "ASGI lifespan protocol: 'on' requires the app to support it, 'auto' tolerates an "
+        "app that does not, 'off' never sends lifespan events.",
+        group="application",
+    )
+    env_file: str | None = option(
+        None,
+        "Load environment variables from this dotenv file before the app is imported.",
+        group="application",
+        metavar="FILE",
+    )
+
+    # -- sockets -----------------------------------------------------------
+    host: str = option(
+        "127.0.0.1",
+        "Bind to this address. Use '0.0.0.0' or '::' to listen on every interface.",
+        group="socket",
+        metavar="ADDRESS",
+    )
+    port: int = option(
+        8000,
+        "Bind to this TCP port; 0 picks a free port (the bound address is always logged).",
+        group="socket",
+        minimum=0,
+        maximum=65535,
+    )
+    uds: str | None = option(
+        None, "Bind to this Unix domain socket instead of TCP.", group="socket", metavar="PATH"
+    )
+    fd: int | None = option(
+        None,
+        "Serve on this already-open listening socket file descriptor.",
+        group="socket",
+        minimum=0,
+    )
+    backlog: int = option(
+        2048,
+        "Maximum number of connections waiting to be accepted.",
+        group="socket",
+        minimum=1,
+    )
+    loop: LoopName = option(
+        "auto",
+        "Event loop: 'auto' uses uvloop when it is installed, else asyncio.",
+        group="socket",
+    )
+
+    # -- TLS ---------------------------------------------------------------
+    ssl_keyfile: str | None = option(
+        None, "TLS private key file (PEM).", group="tls", metavar="FILE"
+    )
+    ssl_certfile: str | None = option(
+        None, "TLS certificate chain file (PEM). Turns TLS on.", group="tls", metavar="FILE"
+    )
+    ssl_keyfile_password: str | None = option(
+        None, "Password of an encrypted TLS private key.", group="tls", metavar="PASSWORD"
+    )
+    ssl_ca_certs: str | None = option(
+        None,
+        "CA certificates (PEM) to verify client certificates with.",
+        group="tls",
+        metavar="FILE",
+    )
+    ssl_cert_reqs: int = option(
+        0,
+        "Client certificates: 0 = not asked for, 1 = optional, 2 = required "
+        "(ssl.CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED).",
+        group="tls",
+        minimum=0,
+        maximum=2,
+    )
+    ssl_ciphers: str | None = option(
+        None,
+        "OpenSSL cipher list for TLS 1.2 and older (default: Python's secure default).",
+        group="tls",
+        metavar="CIPHERS",
+    )
+
+    # -- HTTP --------------------------------------------------------------
+    header: list[str] = option(
+        [],
+        "A default response header 'Name: value', added to every response unless the app "
+        "sets the same header. Repeat the flag for several headers.",
+        group="http",
+        metavar="NAME:VALUE",
+    )
+    server_header: bool = option(True, "Send 'server: hurtle' in responses.", group="http")
+    date_header: bool = option(True, "Send the Date header in responses.", group="http")
+    limit_concurrency: int | None = option(
+        None,
+        "Answer 503 (with Retry-After) to new requests while this many requests are in "
+        "progress or this many connections are open.",
+        group="http",
+        minimum=1,
+    )
+    limit_request_line: int = option(
+        8192,
+        "Longest request line (method, target and version) in bytes; longer gets 414.",
+        group="http",
+        minimum=64,
+    )
+    limit_request_headers: int = option(
+        100,
+        "Most header fields in one request; more gets 431.",
+        group="http",
+        minimum=1,
+    )
+    limit_request_header_size: int = option(
+        16384,
+        "Most bytes of header fields (names and values) in one request; more gets 431.",
+        group="http",
+        minimum=256,
+    )
+
+    # -- timeouts ----------------------------------------------------------
+    timeout_keep_alive: float = option(
+        5.0,
+        "Close a keep-alive connection after this many seconds without a new request.",
+        group="timeouts",
+        minimum=0,
+        metavar="SECONDS",
+    )
+    timeout_graceful_shutdown: float = option(
+        30.0,
+        "On shutdown, give in-flight requests this many seconds to finish before they are "
+        "cancelled.",
+        group="timeouts",
+        minimum=0,
+        metavar="SECONDS",
+    )
+
+    # -- logging -----------------------------------------------------------
+    log_level: LogLevel = option("info", "Log level of hurtle's loggers.", group="logging")
+    access_log: bool = option(
+        True, "Log one line per request on the 'hurtle.access' logger.", group="logging"
+    )
+
+    # -- meta --------------------------------------------------------------
+    config: str | None = option(
+        None,
+        "Read options from this TOML file (default: ./hurtle.toml, else [tool.hurtle] in "
+        "./pyproject.toml).",
+        group="meta",
+        metavar="FILE",
+    )
+
+    def __post_init__(self) -> None:
+        for opt in options():
+            opt.check(getattr(self, opt.name), opt.flag)
+
+    @property
+    def is_tls(self) -> bool:
+        return self.ssl_certfile is not None
+
+    @property
+    def parsed_headers(self) -> list[tuple[bytes, bytes]]:
+        """The --header values as (lower-case name, value) byte pairs."""
+        return [_split_header(item) for item in self.header]
+
+
+def _split_header(item: str) -> tuple[bytes, bytes]:
+    name, _, value = item.partition(":")
+    return name.strip().lower().encode("latin-1"), value.strip().encode("latin-1")
+
+
+# --------------------------------------------------------------------------
+# Option metadata, derived from the dataclass fields.
+
+
+@dataclass(frozen=True)
+class Option:
+    """What every consumer (CLI, environment, TOML, docs) knows of one option."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    group: str
+    minimum: float | None
+    maximum: float | None
+    metavar: str | None
+    short: str | None
+    cli: bool
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def base_type(self) -> Any:
+        """The type without `| None`."""
+        args = [a for a in typing.get_args(self.type) if a is not type(None)]
+        if isinstance(self.type, types.UnionType) and len(args) == 1:
+            return args[0]
+        return self.type
+
+    @property
+    def optional(self) -> bool:
+        return type(None) in typing.get_args(self.type)
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        base = self.base_type
+        if typing.get_origin(base) is Literal:
+            return tuple(typing.get_args(base))
+        return None
+
+    @property
+    def is_bool(self) -> bool:
+        return self.base_type is bool
+
+    @property
+    def is_list(self) -> bool:
+        return typing.get_origin(self.base_type) is list
+
+    def describe(self) -> str:
+        """What the option accepts, for error messages and the docs."""
+        base = self.base_type
+        if self.choices:
+            accepted = "one of " + ", ".join(repr(c) for c in self.choices)
+        elif base is bool:
+            accepted = "a boolean (true/false, 1/0, yes/no, on/off)"
+        elif base is int:
+            accepted = "an integer" + self._range()
+        elif base is float:
+            accepted = "a number" + self._range()
+        elif self.is_list:
+            accepted = "a list of strings"
+        else:
+            accepted = "a string"
+        return accepted
+
+    def _range(self) -> str:
+        if self.minimum is not None and self.maximum is not None:
+            return f" from {_num(self.minimum)} to {_num(self.maximum)}"
+        if self.minimum is not None:
+            return f" >= {_num(self.minimum)}"
+        return ""
+
+    def parse(self, text: str, source: str) -> Any:
+        """Convert a string (flag, environment variable) into this option's type."""
+        base = self.base_type
+        if self.optional and text.strip().lower() in ("", "none"):
+            return None
+        try:
+            if base is bool:
+                return _parse_bool(text)
+            if base is int:
+                return int(text.strip())
+            if base is float:
+                return float(text.strip())
+        except ValueError:
+            raise ConfigError(source, f"expected {self.describe()}, got {text!r}") from None
+        if self.is_list:
+            return [part for part in text.split(",") if part.strip()]
+        return text
+
+    def coerce(self, value: Any, source: str) -> Any:
+        """Accept a value from TOML or keyword arguments, converting lossless cases."""
+        if isinstance(value, str) and self.base_type is not str and not self.choices:
+            return self.parse(value, source)
+        if self.base_type is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if self.is_list and isinstance(value, tuple):
+            return list(value)
+        return value
+
+    def check(self, value: Any, source: str) -> None:
+        """Raise ConfigError unless `value` is acceptable for this option."""
+        if value is None:
+            if self.optional:
+                return
+            raise ConfigError(source, f"expected {self.describe()}, got None")
+        base = self.base_type
+        ok: bool
+        if self.choices:
+            ok = value in self.choices
+        elif base is bool:
+            ok = isinstance(value, bool)
+        elif base is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif base is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif self.is_list:
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        else:
+            ok = isinstance(value, str)
+        if ok and base in (int, float):
+            ok = (self.minimum is None or value >= self.minimum) and (
+                self.maximum is None or value <= self.maximum
+            )
+        if not ok:
+            raise ConfigError(source, f"expected {self.describe()}, got {value!r}")
+        if self.name == "header":
+            for item in value:
+                _check_header_option(item, source)
+
+
+def _check_header_option(item: str, source: str) -> None:
+    name, sep, _ = item.partition(":")
+    bad = any(c in item for c in "\r\n\x00")
+    if not sep or not name.strip() or bad or not name.strip().isascii():
+        raise ConfigError(
+            source, f"expected 'Name: value' without control characters, got {item!r}"
+        )
+    if any(c in name for c in ' \t()<>@,;\\"/[]?={}'):
+        raise ConfigError(source, f"header name {name.strip()!r} is not a valid HTTP token")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+_OPTIONS: tuple[Option, ...] | None = None
+
+
+def options() -> tuple[Option, ...]:
+    """All options, in declaration order."""
+    global _OPTIONS
+    if _OPTIONS is None:
+        hints = typing.get_type_hints(Config)
+        result = []
+        for f in dataclasses.fields(Config):
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            result.append(
+                Option(
+                    name=f.name,
+                    type=hints[f.name],
+                    default=default,
+                    help=f.metadata["help"],
+                    group=f.metadata["group"],
+                    minimum=f.metadata["minimum"],
+                    maximum=f.metadata["maximum"],
+                    metavar=f.metadata["metavar"],
+                    short=f.metadata["short"],
+                    cli=f.metadata["cli"],
+                )
+            )
+        _OPTIONS = tuple(result)
+    return _OPTIONS
+
+
+def options_by_name() -> dict[str, Option]:
+    return {opt.name: opt for opt in options()}
+
+
+# --------------------------------------------------------------------------
+# Loading: defaults < file < environment < flags (or keyword arguments).
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The options set through HURTLE_* variables."""
+    values: dict[str, Any] = {}
+    for opt in options():
+        if opt.env_var in environ:
+            values[opt.name] = opt.parse(environ[opt.env_var], opt.env_var)
+    return values
+
+
+def find_config_file(explicit: str | None, cwd: Path | None = None) -> tuple[Path, str] | None:
+    """The TOML file to read and the table path inside it ('' for the top level)."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("--config", f"file {explicit!r} does not exist")
+        return path, "tool.hurtle" if path.name == "pyproject.toml" else ""
+    base = cwd or Path.cwd()
+    if (base / "hurtle.toml").is_file():
+        return base / "hurtle.toml", ""
+    pyproject = base / "pyproject.toml"
+    if pyproject.is_file():
+        return pyproject, "tool.hurtle"
+    return None
+
+
+def from_file(path: Path, table: str) -> dict[str, Any]:
+    """The options set in a TOML file (keys in snake_case or kebab-case)."""
+    try:
+        with path.open("rb") as handle:
+            data: Any = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read it: {exc}") from None
+    for part in filter(None, table.split(".")):
+        data = data.get(part, {}) if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), f"[{table}] is not a table")
+    known = options_by_name()
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        name = key.replace("-", "_")
+        if name not in known or name == "config":
+            raise ConfigError(f"{path}: {key}", "unknown option")
+        source = f"{path}: {key}"
+        opt = known[name]
+        value = opt.coerce(raw, source)
+        opt.check(value, source)
+        values[name] = value
+    return values
+
+
+def merge(layers: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def load_config(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    load_env_file: Callable[[str], None] | None = None,
+) -> Config:
+    """Combine the layers: flags > environment > file > defaults.
+
+    `load_env_file` is called with --env-file (from whichever layer set it)
+    before the environment layer is read, so the dotenv file can set
+    HURTLE_* variables as well as the app's own.
+    """
+    flags = dict(flags or {})
+    env = os.environ if environ is None else environ
+    config_path = flags.get("config") or env.get(ENV_PREFIX + "CONFIG") or None
+    found = find_config_file(config_path, cwd)
+    file_values = from_file(*found) if found else {}
+    env_file = (
+        flags.get("env_file") or env.get(ENV_PREFIX + "ENV_FILE") or file_values.get("env_file")
+    )
+    if env_file and load_env_file is not None:
+        load_env_file(env_file)
+    env_values = from_environment(env)
+    values = merge([file_values, env_values, flags])
+    if found:
+        values.setdefault("config", str(found[0]))
+    return Config(**values)

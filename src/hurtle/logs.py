@@ -1,0 +1,75 @@
+"""Loggers `hurtle.error` and `hurtle.access`, and escaping for log lines.
+
+Everything a client controls (path, query, header values) is escaped before
+it reaches a log line: a CR or LF in a request must not forge a second line,
+and an ESC must not drive the reader's terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+__all__ = ["TRACE", "access_log", "configure_logging", "error_log", "log_access", "log_safe"]
+
+TRACE = 5
+logging.addLevelName(TRACE, "TRACE")
+
+error_log = logging.getLogger("hurtle.error")
+access_log = logging.getLogger("hurtle.access")
+
+# Control characters (C0, DEL, C1) and the backslash itself become \xNN, so an
+# escaped line can be read back without ambiguity.
+_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPES[ord("\\")] = "\\\\"
+
+
+def log_safe(value: bytes | str) -> str:
+    """`value` with every control character escaped; bytes are read as latin-1."""
+    text = value.decode("latin-1") if isinstance(value, bytes | bytearray) else value
+    return text.translate(_ESCAPES)
+
+
+_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": TRACE,
+}
+
+
+def configure_logging(level: str, access: bool) -> None:
+    """Send hurtle's loggers to stderr at `level`; idempotent."""
+    numeric = _LEVELS[level]
+    handler_attr = "_hurtle_handler"
+    for logger in (error_log, access_log):
+        logger.setLevel(numeric)
+        logger.propagate = False
+        if not any(getattr(h, handler_attr, False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s")
+                if logger is error_log
+                else logging.Formatter("%(asctime)s %(message)s")
+            )
+            setattr(handler, handler_attr, True)
+            logger.addHandler(handler)
+    access_log.disabled = not access
+
+
+def log_access(
+    client: str, method: str, target: bytes, http_version: str, status: int, size: int, ms: float
+) -> None:
+    """One access line: client, request line, status, body bytes, duration."""
+    access_log.info(
+        '%s - "%s %s HTTP/%s" %d %dB %.1fms',
+        client,
+        method,
+        log_safe(target),
+        http_version,
+        status,
+        size,
+        ms,
+    )

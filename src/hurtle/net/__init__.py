@@ -1,0 +1,1 @@
+"""The only code that touches the event loop, sockets, TLS and timers."""

@@ -1,0 +1,383 @@
+"""The asyncio side of an HTTP/1.1 connection: drives H1Parser and the ASGI cycles.
+
+Theory of operation
+-------------------
+`data_received` feeds the parser and dispatches its events. A request head
+starts an `HTTPCycle` (asgi/http.py) whose app runs in a task; body events
+go to the cycle that is reading (`self.reading`). The cycle whose response
+is being written is `self.responding`; usually the two are the same cycle.
+
+Pipelining (RFC 9112 section 9.3.2): a request head that arrives while a
+response is still in progress is queued with everything after it, and
+reading pauses; when the response ends, the queue is replayed in order.
+
+Backpressure: reading pauses while a cycle holds more than BODY_HIGH_WATER
+unread body bytes; the cycle resumes it when the app reads. Writing: asyncio
+calls pause_writing/resume_writing around the transport's high-water mark,
+and the app's `send` waits on `write_paused()` in between.
+
+Keep-alive: after a response the connection waits `timeout_keep_alive`
+seconds for the next request, then closes. It closes at once after a
+response that cannot be followed by another (Connection: close, HTTP/1.0
+without keep-alive, a framing error, graceful shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from time import perf_counter
+from typing import Any, cast
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+from hurtle.asgi.http import HTTPCycle
+from hurtle.asgi.types import HTTP_ASGI, Message, Receive, Scope, Send
+from hurtle.logs import log_safe
+from hurtle.net.listen import tls_extension
+from hurtle.net.state import ServerState
+from hurtle.wire.h1 import (
+    BodyReceived,
+    Event,
+    H1Parser,
+    H1Response,
+    RequestEnded,
+    RequestReceived,
+    RequestRejected,
+)
+
+__all__ = ["H1Connection"]
+
+error_log = logging.getLogger("hurtle.error")
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class H1Connection(asyncio.Protocol):
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.loop = state.loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = H1Parser(state.limits)
+        self.client: tuple[str, int] | None = None
+        self.server: tuple[str, int | None] | None = None
+        self.scheme = "http"
+        self.extensions: dict[str, Any] = {}
+        self.reading: HTTPCycle | None = None
+        self.responding: HTTPCycle | None = None
+        self.response: H1Response | None = None
+        self._head_pending = False
+        self._request: RequestReceived | None = None
+        self._queue: deque[Event] | None = None
+        self._read_paused = False
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    # -- asyncio.Protocol ----------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        self.state.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        if isinstance(peer, tuple):
+            self.client = (peer[0], peer[1])
+        if isinstance(sock, tuple):
+            self.server = (sock[0], sock[1])
+        elif isinstance(sock, str) and sock:
+            self.server = (sock, None)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self.scheme = "https"
+            self.extensions = {"tls": tls_extension(ssl_object)}
+        self._arm_idle_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._dispatch(self.parser.feed(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        for cycle in (self.reading, self.responding):
+            if cycle is not None:
+                cycle.feed_disconnect()
+        self._queue = None
+        waiter = self._write_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._write_waiter is None or self._write_waiter.done():
+            self._write_waiter = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        waiter = self._write_waiter
+        self._write_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- request events ------------------------------------------------------
+
+    def _dispatch(self, events: list[Event]) -> None:
+        for event in events:
+            if self._queue is not None:
+                self._queue.append(event)
+                continue
+            kind = type(event)
+            if kind is BodyReceived:
+                assert self.reading is not None and isinstance(event, BodyReceived)
+                if self.reading.feed_body(event.data):
+                    self._pause_reading()
+            elif kind is RequestReceived:
+                assert isinstance(event, RequestReceived)
+                if self.responding is not None:
+                    # Pipelined behind a response still being written.
+                    self._queue = deque([event])
+                    self._pause_reading()
+                else:
+                    self._start_cycle(event)
+            elif kind is RequestEnded:
+                cycle = self.reading
+                assert cycle is not None
+                self.reading = None
+                cycle.feed_end()
+                if self.responding is None:
+                    self._after_response()
+            else:
+                assert isinstance(event, RequestRejected)
+                if self.responding is not None and self.responding is not self.reading:
+                    self._queue = deque([event])
+                    self._pause_reading()
+                else:
+                    self._reject(event)
+
+    def _start_cycle(self, event: RequestReceived) -> None:
+        state = self.state
+        target = event.target
+        if target[:1] == b"/":
+            raw_path, _, query = target.partition(b"?")
+        else:
+            raw_path, query = _split_other_target(target)
+        # ASGI `path`: percent-decoded, then read as UTF-8 (asgiref www.rst).
+        path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode(
+            "utf-8", "replace"
+        )
+        root_path = state.root_path
+        if root_path:
+            path = root_path + path
+            raw_path = root_path.encode("utf-8") + raw_path
+        scope: Scope = {
+            "type": "http",
+            "asgi": HTTP_ASGI,
+            "http_version": event.http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "method": event.method,
+            "root_path": root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": event.headers,
+            "state": state.lifespan_state.copy(),
+            "extensions": self.extensions,
+        }
+        cycle = HTTPCycle(
+            scope,
+            self,
+            event.expect_continue,
+            perf_counter() if state.access_log_enabled else 0.0,
+        )
+        self.reading = self.responding = cycle
+        self._request = event
+        app = _service_unavailable if state.over_capacity() else state.app
+        state.active_requests += 1
+        state.total_requests += 1
+        task = self.loop.create_task(cycle.run(app))
+        state.tasks.add(task)
+        task.add_done_callback(state.tasks.discard)
+
+    def _reject(self, event: RequestRejected) -> None:
+        """Answer a request that is not acceptable HTTP, then close (RFC 9112 section 2.2)."""
+        cycle = self.responding
+        if cycle is not None:
+            if cycle.head_written:
+                self._close()
+                return
+            cycle.feed_disconnect()  # Its app must stop: this connection is done.
+        error_log.info(
+            "rejected request from %s: %d %s",
+            _describe_client(self.client),
+            event.status,
+            log_safe(event.reason),
+        )
+        response = H1Response(event.status, _PLAIN, "GET", keep_alive=False)
+        body = event.reason.encode("ascii", "replace") + b"\n"
+        assert self.transport is not None
+        self.transport.write(
+            response.head(body, False, "1.1", self.state.default_block) + response.body(body, False)
+        )
+        self.reading = self.responding = self.response = None
+        self._close()
+
+    # -- ResponseStream, for the cycle ----------------------------------------
+
+    def send_continue(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_CONTINUE)
+
+    def start_response(self, status: object, headers: Any) -> None:
+        request = self._request
+        assert request is not None
+        keep_alive = (
+            request.keep_alive
+            and not self.parser.upgraded
+            and not self._closing
+            and not self.state.shutting_down
+        )
+        self.response = H1Response(status, headers, request.method, keep_alive)
+        self._head_pending = True
+
+    def send_body(self, body: bytes, more_body: bool) -> None:
+        response = self.response
+        transport = self.transport
+        assert response is not None and transport is not None
+        if self._head_pending:
+            self._head_pending = False
+            request = self._request
+            assert request is not None
+            head = response.head(
+                body,
+                more_body,
+                request.http_version,
+                self.state.defaults_without(response.header_names),
+            )
+            transport.write(head + response.body(body, more_body))
+        else:
+            data = response.body(body, more_body)
+            if data:
+                transport.write(data)
+        if response.mismatch is not None:
+            error_log.error("ASGI app sent a %s; closing the connection", response.mismatch)
+            response.mismatch = None
+            if response.ended:
+                self._close()
+                return
+        if not more_body:
+            self._response_finished(response)
+
+    def write_paused(self) -> asyncio.Future[None] | None:
+        waiter = self._write_waiter
+        if waiter is not None and not waiter.done():
+            return waiter
+        return None
+
+    def resume_reading(self) -> None:
+        if self._read_paused and self._queue is None:
+            self._read_paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+
+    def response_failed(self) -> None:
+        self._close()
+
+    def cycle_finished(self, cycle: HTTPCycle) -> None:
+        self.state.active_requests -= 1
+        if cycle is self.responding and not cycle.response_complete:
+            # The app ended without a complete response (the cycle logged why).
+            self.responding = None
+            self._close()
+
+    # -- after a response ----------------------------------------------------
+
+    def _response_finished(self, response: H1Response) -> None:
+        self.responding = None
+        self.response = None
+        if not response.keep_alive or self._closing:
+            self._close()
+            return
+        self._after_response()
+
+    def _after_response(self) -> None:
+        """The response is written: go on with queued requests, or wait for the next."""
+        queue = self._queue
+        if queue is not None:
+            self._queue = None
+            self._dispatch(list(queue))
+        if self._queue is None and self._read_paused:
+            reading = self.reading
+            if reading is None or reading.response_complete:
+                self.resume_reading()
+        if self.responding is None and self.reading is None:
+            if self._closing:
+                self._close()
+            else:
+                self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = self.loop.call_later(self.state.keep_alive_timeout, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._idle_timer = None
+        if self.responding is None and self.reading is None:
+            self._close()
+
+    def _pause_reading(self) -> None:
+        if not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _close(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    # -- server control ------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful: close now if idle, else after the response in progress."""
+        self._closing = True
+        if self.responding is None and self.reading is None:
+            self._close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
+    """Path and query of an absolute-form or asterisk-form target (RFC 9112 section 3.2)."""
+    if target == b"*":
+        return b"*", b""
+    try:
+        url = httptools.parse_url(target)
+    except httptools.HttpParserInvalidURLError:
+        return target, b""
+    return url.path or b"/", url.query or b""
+
+
+def _describe_client(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "unix socket"
+
+
+async def _service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    start: Message = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [*_PLAIN, (b"retry-after", b"1")],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"Service Unavailable\n"})

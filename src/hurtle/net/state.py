@@ -1,0 +1,90 @@
+"""What every connection of one server shares: config, app, counters, default headers."""
+
+from __future__ import annotations
+
+import asyncio
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from hurtle.asgi.types import ASGIApp
+from hurtle.config import Config
+from hurtle.logs import access_log
+from hurtle.wire.h1 import H1Limits
+
+if TYPE_CHECKING:
+    from hurtle.net.connection import H1Connection
+
+__all__ = ["ServerState"]
+
+
+class ServerState:
+    """Shared, mutable state of one serving process.
+
+    The default header block (server, date, --header) is rebuilt once a
+    second by `tick()`, never per request.
+    """
+
+    def __init__(self, config: Config, app: ASGIApp, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.app = app
+        self.loop = loop
+        self.root_path = config.root_path
+        self.lifespan_state: dict[str, Any] = {}
+        self.connections: set[H1Connection] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.active_requests = 0
+        self.total_requests = 0
+        self.shutting_down = False
+        self.limit_concurrency = config.limit_concurrency
+        self.keep_alive_timeout = config.timeout_keep_alive
+        self.limits = H1Limits(
+            config.limit_request_line,
+            config.limit_request_headers,
+            config.limit_request_header_size,
+        )
+        self.access_log_enabled = config.access_log and access_log.isEnabledFor(20)
+        # (lower-case name, line) of each default header, in the order sent.
+        self._static_defaults: list[tuple[bytes, bytes]] = []
+        if config.server_header:
+            self._static_defaults.append((b"server", b"server: hurtle\r\n"))
+        for name, value in config.parsed_headers:
+            self._static_defaults.append((name, b"%s: %s\r\n" % (name, value)))
+        self.default_names = frozenset(name for name, _ in self._static_defaults)
+        if config.date_header:
+            self.default_names |= {b"date"}
+        self.default_block = b""
+        self._date_line = b""
+        self._timer: asyncio.TimerHandle | None = None
+        self.tick()
+
+    def tick(self) -> None:
+        """Rebuild the Date header (RFC 9110 section 6.6.1: one-second resolution)."""
+        if self.config.date_header:
+            self._date_line = b"date: %s\r\n" % formatdate(usegmt=True).encode("ascii")
+        self.default_block = self._build_defaults(frozenset())
+        self._timer = self.loop.call_later(1.0, self.tick)
+
+    def stop_ticking(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def defaults_without(self, names: frozenset[bytes] | set[bytes]) -> bytes:
+        """The default header block minus headers the app set itself."""
+        if self.default_names.isdisjoint(names):
+            return self.default_block
+        return self._build_defaults(names)
+
+    def _build_defaults(self, skip: frozenset[bytes] | set[bytes]) -> bytes:
+        lines = [line for name, line in self._static_defaults if name not in skip]
+        if self._date_line and b"date" not in skip:
+            lines.insert(
+                1 if self.config.server_header and b"server" not in skip else 0, self._date_line
+            )
+        return b"".join(lines)
+
+    def over_capacity(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and (
+            self.active_requests >= limit or len(self.connections) > limit
+        )

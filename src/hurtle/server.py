@@ -1,0 +1,260 @@
+"""One serving process: start up, serve, drain, shut down.
+
+Theory of operation
+-------------------
+`Server.serve()` binds the listening sockets first (a port in use fails
+before the app's startup work), runs lifespan startup, then starts accepting.
+It serves until `shutdown()` is called or SIGINT/SIGTERM arrives. Graceful
+shutdown then: stop accepting; close idle keep-alive connections; let
+in-flight requests finish (their connections close after the response) for
+up to `timeout_graceful_shutdown` seconds; cancel what is left; run lifespan
+shutdown. A second SIGINT skips the wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hurtle.asgi.lifespan import Lifespan, LifespanFailed
+from hurtle.asgi.types import ASGIApp
+from hurtle.config import Config, ConfigError
+from hurtle.importer import AppImportError, load_app
+from hurtle.logs import configure_logging, error_log
+from hurtle.net.connection import H1Connection
+from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
+from hurtle.net.state import ServerState
+
+__all__ = ["EXIT_STARTUP_FAILED", "Server", "run", "run_config", "serve"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_STARTUP_FAILED = 3
+
+DEMO_APP = "hurtle.demo.app:app"
+
+
+class StartupError(Exception):
+    """Serving could not start; `exit_code` says why, the message says it to the user."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Server:
+    """A hurtle server inside a running event loop.
+
+    >>> server = Server(app, Config(port=0))
+    >>> task = asyncio.create_task(server.serve())
+    >>> await server.started.wait(); print(server.addresses)
+    >>> server.shutdown(); await task
+    """
+
+    def __init__(self, app: Any, config: Config | None = None, **options: Any) -> None:
+        self.config = config if config is not None else Config(**options)
+        self.app_spec = app if app is not None else (self.config.app or DEMO_APP)
+        self.started = asyncio.Event()
+        self.addresses: list[str] = []
+        self.sockets: list[socket.socket] = []
+        self.state: ServerState | None = None
+        self._exit = asyncio.Event()
+        self._force = asyncio.Event()
+        self._signals = 0
+
+    # -- control -------------------------------------------------------------
+
+    def shutdown(self, force: bool = False) -> None:
+        """Ask for a graceful stop (or, with force, a stop without waiting)."""
+        self._exit.set()
+        if force:
+            self._force.set()
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        if self._signals > 1 and signum == signal.SIGINT:
+            error_log.warning("second SIGINT: stopping without waiting for requests")
+            self.shutdown(force=True)
+        else:
+            error_log.info("received %s: shutting down gracefully", signal.Signals(signum).name)
+            self.shutdown()
+
+    # -- serving -------------------------------------------------------------
+
+    async def serve(self, install_signal_handlers: bool | None = None) -> None:
+        """Serve until shutdown. Raises StartupError if serving cannot start."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+        app = self._load_app()
+        try:
+            ssl_context = create_ssl_context(config)
+            self.sockets = bind_sockets(config)
+        except BindError as exc:
+            raise StartupError(str(exc), EXIT_ERROR) from None
+        state = self.state = ServerState(config, app, loop)
+        lifespan = Lifespan(app, config.lifespan)
+        state.lifespan_state = lifespan.state
+        servers: list[asyncio.Server] = []
+        if install_signal_handlers is None:
+            install_signal_handlers = threading.current_thread() is threading.main_thread()
+        handled = self._install_signals(loop) if install_signal_handlers else []
+        try:
+            try:
+                await lifespan.startup()
+            except LifespanFailed as exc:
+                raise StartupError(
+                    f"application startup failed: {exc}", EXIT_STARTUP_FAILED
+                ) from None
+            for sock in self.sockets:
+                servers.append(
+                    await loop.create_server(
+                        lambda: H1Connection(state),
+                        sock=sock,
+                        ssl=ssl_context,
+                        backlog=config.backlog,
+                    )
+                )
+                self.addresses.append(describe_socket(sock, ssl_context is not None))
+            for address in self.addresses:
+                error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
+            self.started.set()
+            await self._exit.wait()
+            await self._drain(servers, state)
+        finally:
+            for server in servers:
+                server.close()
+            await lifespan.shutdown(timeout=config.timeout_graceful_shutdown or None)
+            state.stop_ticking()
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            if config.uds and self.sockets:
+                _remove_socket_file(config.uds)
+            for sock in self.sockets:
+                sock.close()
+
+    def _load_app(self) -> ASGIApp:
+        config = self.config
+        try:
+            app: ASGIApp = load_app(
+                self.app_spec, factory=config.factory, app_dir=os.path.abspath(config.app_dir)
+            )
+        except AppImportError as exc:
+            raise StartupError(str(exc), EXIT_ERROR) from exc
+        return app
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> list[int]:
+        handled: list[int] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                continue
+            handled.append(sig)
+        return handled
+
+    async def _drain(self, servers: list[asyncio.Server], state: ServerState) -> None:
+        state.shutting_down = True
+        for server in servers:
+            server.close()
+        for connection in list(state.connections):
+            connection.shutdown()
+        timeout = self.config.timeout_graceful_shutdown
+        deadline = asyncio.get_running_loop().time() + timeout
+        while state.connections or state.tasks:
+            if self._force.is_set() or asyncio.get_running_loop().time() >= deadline:
+                break
+            try:
+                await asyncio.wait_for(self._force.wait(), 0.05)
+            except TimeoutError:
+                pass
+        if state.connections or state.tasks:
+            error_log.warning(
+                "%d request(s) still running after the graceful shutdown: cancelling them",
+                len(state.tasks),
+            )
+            for task in list(state.tasks):
+                task.cancel()
+            for connection in list(state.connections):
+                connection.abort()
+            if state.tasks:
+                await asyncio.wait(list(state.tasks), timeout=1.0)
+
+
+def _remove_socket_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+async def serve(app: Any = None, config: Config | None = None, **options: Any) -> None:
+    """Serve `app` in the running event loop until SIGINT/SIGTERM.
+
+    For control over the server (its bound addresses, a programmatic stop),
+    create a `Server` and await its `serve()` instead.
+    """
+    await Server(app, config, **options).serve()
+
+
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if name == "uvloop":
+                raise ConfigError("--loop", "uvloop is not installed") from None
+        else:
+            factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+            return factory
+    return asyncio.new_event_loop
+
+
+def run_config(config: Config, app: Any = None) -> int:
+    """Run a server to completion in a new event loop; return the process exit code."""
+    configure_logging(config.log_level, config.access_log)
+    try:
+        if config.env_file:
+            load_env_file(config.env_file)
+        factory = _loop_factory(config.loop)
+    except ConfigError as exc:
+        print(f"hurtle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    server = Server(app, config)
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(server.serve())
+    except StartupError as exc:
+        if exc.__cause__ is not None and config.log_level in ("debug", "trace"):
+            error_log.debug("details:", exc_info=exc.__cause__)
+        print(f"hurtle: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:  # pragma: no cover - a signal before handlers were installed
+        return EXIT_OK
+    return EXIT_OK
+
+
+def run(app: Any = None, **options: Any) -> None:
+    """Run `app` (an ASGI app or a 'module:attribute' string) until stopped.
+
+    Options are Config's fields. Exits the process with a non-zero code if
+    serving could not start.
+    """
+    code = run_config(Config(**options), app)
+    if code:
+        raise SystemExit(code)
+
+
+def load_env_file(path: str) -> None:
+    """Put the variables of a dotenv file into os.environ (existing ones win)."""
+    from dotenv import load_dotenv
+
+    if not os.path.isfile(path):
+        raise ConfigError("--env-file", f"file {path!r} does not exist")
+    load_dotenv(path, override=False)

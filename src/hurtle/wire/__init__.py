@@ -1,0 +1,1 @@
+"""Sans-I/O protocol logic: bytes in, events out. Imports no asyncio, socket, ssl or time."""

@@ -1,0 +1,394 @@
+"""HTTP/1.1 without I/O: bytes in, events out; response metadata in, bytes out.
+
+Theory of operation
+-------------------
+`H1Parser.feed(data)` runs llhttp (through httptools) over the bytes and
+returns the events they complete, in order:
+
+    RequestReceived  the request line and headers of one request
+    BodyReceived     a piece of its body (chunked coding already removed)
+    REQUEST_ENDED    the end of that request's body
+    RequestRejected  the bytes are not acceptable HTTP; answer `status`, close
+
+Several requests may come out of one `feed` (pipelining, RFC 9112 section
+9.3.2); the caller answers them in order. After a RequestRejected or an
+upgrade the parser stops: nothing after that point is read as HTTP, so bytes
+the parser did not understand are never taken for a second request.
+
+`H1Response` frames one response: it decides between Content-Length, chunked
+coding (RFC 9112 section 7.1) and a close-delimited body, suppresses the body
+where none is allowed (HEAD, 1xx, 204, 304: RFC 9110 section 6.4.1), and
+notices a body that does not match the declared Content-Length.
+
+Nothing here imports asyncio, socket, ssl or time (a test enforces it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httptools
+
+from hurtle.wire.headers import (
+    InvalidResponse,
+    ResponseHeaders,
+    check_response_headers,
+    check_status,
+    status_line,
+)
+
+__all__ = [
+    "REQUEST_ENDED",
+    "BodyReceived",
+    "Event",
+    "H1Limits",
+    "H1Parser",
+    "H1Response",
+    "RequestEnded",
+    "RequestReceived",
+    "RequestRejected",
+]
+
+
+class RequestReceived:
+    """The head of a request: request line and header fields."""
+
+    __slots__ = (
+        "expect_continue",
+        "headers",
+        "http_version",
+        "keep_alive",
+        "method",
+        "target",
+        "upgrade",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        target: bytes,
+        http_version: str,
+        headers: list[tuple[bytes, bytes]],
+        keep_alive: bool,
+        expect_continue: bool,
+        upgrade: bytes | None,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.http_version = http_version
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.upgrade = upgrade
+
+    def __repr__(self) -> str:
+        return f"RequestReceived({self.method} {self.target!r} HTTP/{self.http_version})"
+
+
+class BodyReceived:
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"BodyReceived({self.data!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BodyReceived) and other.data == self.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class RequestEnded:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "REQUEST_ENDED"
+
+
+REQUEST_ENDED = RequestEnded()
+
+
+class RequestRejected:
+    """Not acceptable HTTP: answer `status` with `reason` as the body, then close."""
+
+    __slots__ = ("reason", "status")
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"RequestRejected({self.status}, {self.reason!r})"
+
+
+Event = RequestReceived | BodyReceived | RequestEnded | RequestRejected
+
+
+class H1Limits:
+    __slots__ = ("max_header_bytes", "max_headers", "max_request_line")
+
+    def __init__(
+        self, max_request_line: int = 8192, max_headers: int = 100, max_header_bytes: int = 16384
+    ) -> None:
+        self.max_request_line = max_request_line
+        self.max_headers = max_headers
+        self.max_header_bytes = max_header_bytes
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
+class H1Parser:
+    """Turns a byte stream from a client into request events (see module docstring)."""
+
+    __slots__ = (
+        "_events",
+        "_head_bytes",
+        "_header_bytes",
+        "_headers",
+        "_in_head",
+        "_limits",
+        "_max_head",
+        "_parser",
+        "_url",
+        "stopped",
+        "upgrade_data",
+        "upgraded",
+    )
+
+    def __init__(self, limits: H1Limits | None = None) -> None:
+        self._limits = limits or H1Limits()
+        # A hard cap on the bytes of one request head, checked per feed: llhttp
+        # buffers a header field until it is complete, so without it a single
+        # endless header line would grow memory before any callback could say no.
+        self._max_head = self._limits.max_request_line + self._limits.max_header_bytes + 8192
+        self._parser = httptools.HttpRequestParser(self)
+        self._events: list[Event] = []
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._in_head = False
+        self._head_bytes = 0
+        self.stopped = False
+        self.upgraded = False
+        self.upgrade_data = b""
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Parse `data`; return the events it completes (see module docstring)."""
+        if self.stopped:
+            return []
+        was_in_head = self._in_head
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            # RFC 9110 section 7.8: after an accepted upgrade (or CONNECT) the
+            # bytes that follow belong to another protocol.
+            self.stopped = self.upgraded = True
+            self.upgrade_data = bytes(data[exc.args[0] :]) if exc.args else b""
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Rejected):
+                self._reject(cause.status, cause.reason)
+            else:  # pragma: no cover - a bug in a callback below
+                raise
+        except httptools.HttpParserError as exc:
+            self._reject(400, _describe(exc))
+        else:
+            if self._in_head:
+                # Bytes of an unfinished head. Counted only when the head began
+                # in an earlier feed, so pipelined requests in one chunk are
+                # never over-counted; this bounds memory to the cap plus one read.
+                if was_in_head:
+                    self._head_bytes += len(data)
+                if self._head_bytes > self._max_head:
+                    self._reject(431, "Request header fields too large")
+        events = self._events
+        self._events = []
+        return events
+
+    def _reject(self, status: int, reason: str) -> None:
+        self.stopped = True
+        self._events.append(RequestRejected(status, reason))
+
+    # -- llhttp callbacks ---------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._header_bytes = 0
+        self._in_head = True
+        self._head_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_request_line:
+            raise _Rejected(414, "Request-URI too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        headers = self._headers
+        headers.append((name.lower(), value))
+        self._header_bytes += len(name) + len(value)
+        if len(headers) > self._limits.max_headers:
+            raise _Rejected(431, "Too many request header fields")
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Rejected(431, "Request header fields too large")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        parser = self._parser
+        expect_continue = False
+        upgrade = None
+        for name, value in self._headers:
+            if name == b"expect" and value.lower() == b"100-continue":
+                expect_continue = True
+            elif name == b"upgrade":
+                upgrade = value
+        method = parser.get_method().decode("ascii")
+        http_version = parser.get_http_version()
+        if http_version not in ("1.1", "1.0"):
+            # RFC 9112 section 2.3: this server speaks HTTP/1.x only.
+            raise _Rejected(505, "HTTP version not supported")
+        if http_version == "1.0":
+            # RFC 9110 section 10.1.1: a server ignores 100-continue from 1.0.
+            expect_continue = False
+        self._events.append(
+            RequestReceived(
+                method,
+                self._url,
+                http_version,
+                self._headers,
+                parser.should_keep_alive(),
+                expect_continue,
+                upgrade,
+            )
+        )
+
+    def on_body(self, body: bytes) -> None:
+        self._events.append(BodyReceived(body))
+
+    def on_message_complete(self) -> None:
+        self._events.append(REQUEST_ENDED)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return "Malformed request: " + text
+
+
+_CRLF = b"\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class H1Response:
+    """Frames one response. `start()` returns the head, `body()` each piece of body.
+
+    The head is produced together with the first piece of body, so a response
+    whose body arrives in one message is one write and gets a Content-Length.
+    """
+
+    __slots__ = (
+        "_chunked",
+        "_headers",
+        "_no_body",
+        "_remaining",
+        "_status",
+        "bytes_sent",
+        "ended",
+        "keep_alive",
+        "mismatch",
+    )
+
+    def __init__(
+        self, status: object, headers: Iterable[object], request_method: str, keep_alive: bool
+    ) -> None:
+        self._status = check_status(status)
+        self._headers: ResponseHeaders = check_response_headers(headers)
+        # RFC 9110 section 6.4.1: HEAD, 1xx, 204 and 304 responses carry no body.
+        self._no_body = request_method == "HEAD" or self._status in (204, 304) or self._status < 200
+        self._chunked = False
+        self._remaining: int | None = None
+        self.keep_alive = keep_alive and not self._headers.close
+        self.ended = False
+        self.bytes_sent = 0
+        self.mismatch: str | None = None
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    def head(self, first_body: bytes, more_body: bool, http_version: str, defaults: bytes) -> bytes:
+        """The status line and header block, framed for a body that begins with `first_body`.
+
+        `defaults` is the block of default header lines (server, date, --header),
+        already filtered against names the app set.
+        """
+        info = self._headers
+        lines = info.lines
+        length = info.content_length
+        framing: bytes
+        if self._status < 200 or self._status == 204:
+            # RFC 9110 section 8.6: no Content-Length in 1xx and 204 responses.
+            framing = b""
+        elif length is not None:
+            framing = b"content-length: %d\r\n" % length
+            self._remaining = length
+        elif self._no_body:
+            framing = b""  # HEAD or 304 without a declared length: say nothing of it.
+        elif not more_body:
+            framing = b"content-length: %d\r\n" % len(first_body)
+            self._remaining = len(first_body)
+        elif http_version == "1.1":
+            framing = b"transfer-encoding: chunked\r\n"
+            self._chunked = True
+        else:
+            # RFC 9112 section 6.3 rule 8: an HTTP/1.0 client learns the end of
+            # a body of unknown length from the connection closing.
+            framing = b""
+            self.keep_alive = False
+        if not self.keep_alive:
+            connection = b"connection: close\r\n"
+        elif http_version == "1.0":
+            connection = b"connection: keep-alive\r\n"
+        else:
+            connection = b""
+        return b"".join([status_line(self._status), defaults, *lines, framing, connection, _CRLF])
+
+    @property
+    def header_names(self) -> set[bytes]:
+        return self._headers.names
+
+    def body(self, data: bytes, more_body: bool) -> bytes:
+        """Frame one piece of body; the last call has `more_body` false."""
+        if self.ended:
+            raise InvalidResponse("response body sent after the response was complete")
+        if not more_body:
+            self.ended = True
+        if self._no_body:
+            return b""
+        remaining = self._remaining
+        if remaining is not None:
+            size = len(data)
+            if size > remaining:
+                # RFC 9110 section 8.6: never send more than was declared.
+                self.mismatch = f"body longer than content-length ({self.bytes_sent + size} > {self.bytes_sent + remaining})"
+                data = data[:remaining]
+                size = remaining
+                self.keep_alive = False
+            self._remaining = remaining - size
+            self.bytes_sent += size
+            if not more_body and self._remaining and self.mismatch is None:
+                self.mismatch = f"body shorter than content-length ({self.bytes_sent} < {self.bytes_sent + self._remaining})"
+                self.keep_alive = False
+            return data
+        self.bytes_sent += len(data)
+        if self._chunked:
+            if data:
+                chunk = b"%x\r\n%s\r\n" % (len(data), data)
+                return chunk + _LAST_CHUNK if not more_body else chunk
+            return b"" if more_body else _LAST_CHUNK
+        return data

@@ -1,0 +1,124 @@
+"""Status lines and response header validation (RFC 9110 section 5, RFC 9112 section 4).
+
+Everything the app puts in a response passes through `check_response_headers`
+before a byte reaches the wire: CR, LF and NUL in a field would let an app (or
+an attacker who controls a value the app copies) split the response.
+"""
+
+from __future__ import annotations
+
+import http
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "InvalidResponse",
+    "ResponseHeaders",
+    "check_response_headers",
+    "check_status",
+    "status_line",
+]
+
+
+class InvalidResponse(RuntimeError):
+    """The app sent something that cannot be put on the wire; the message says what."""
+
+
+def _reason(code: int) -> bytes:
+    try:
+        return http.HTTPStatus(code).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+# RFC 9112 section 4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
+_STATUS_LINES: dict[int, bytes] = {
+    code: b"HTTP/1.1 %d %s\r\n" % (code, _reason(code)) for code in range(100, 600)
+}
+
+
+def status_line(status: int) -> bytes:
+    return _STATUS_LINES[status]
+
+
+def check_status(status: object) -> int:
+    # RFC 9110 section 15: a status code is a three-digit integer, 100 to 599.
+    if type(status) is not int or not 100 <= status <= 599:
+        raise InvalidResponse(f"status must be an int from 100 to 599, got {status!r}")
+    return status
+
+
+# RFC 9110 section 5.1: field-name = token; section 5.6.2 lists the tchars.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# RFC 9110 section 5.5: field values never contain CR, LF or NUL.
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\x00\r\n]")
+_DIGITS = re.compile(rb"[0-9]{1,18}")
+
+
+class ResponseHeaders:
+    """The app's headers, checked, with what framing needs to know of them."""
+
+    __slots__ = ("close", "content_length", "lines", "names", "te_chunked")
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.names: set[bytes] = set()
+        self.content_length: int | None = None
+        self.te_chunked = False
+        self.close = False
+
+
+def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
+    """Validate the app's header list and extract the framing headers.
+
+    Raises InvalidResponse naming the first bad header. Transfer-Encoding and
+    Connection are consumed here: framing decides them (RFC 9112 sections 6
+    and 9.6), so they are not copied to `lines`.
+    """
+    result = ResponseHeaders()
+    lines = result.lines
+    names = result.names
+    for item in headers:
+        name: object
+        value: object
+        try:
+            name, value = item  # type: ignore[misc]
+        except (TypeError, ValueError):
+            raise InvalidResponse(f"header must be a [name, value] pair, got {item!r}") from None
+        if type(name) is not bytes or type(value) is not bytes:
+            if not isinstance(name, bytes) or not isinstance(value, bytes):
+                raise InvalidResponse(f"header name and value must be bytes, got {item!r}")
+            name, value = bytes(name), bytes(value)
+        assert isinstance(name, bytes) and isinstance(value, bytes)
+        if _TOKEN.fullmatch(name) is None:
+            raise InvalidResponse(f"header name {name!r} is not a valid HTTP token")
+        if _FORBIDDEN_IN_VALUE.search(value) is not None:
+            raise InvalidResponse(f"header {name!r} has CR, LF or NUL in its value {value!r}")
+        lower = name.lower()
+        if lower == b"content-length":
+            value = value.strip()
+            if _DIGITS.fullmatch(value) is None:
+                raise InvalidResponse(f"content-length {value!r} is not a decimal number")
+            length = int(value)
+            if result.content_length is not None and result.content_length != length:
+                raise InvalidResponse("two different content-length headers")
+            if result.content_length is not None:
+                continue
+            result.content_length = length
+        elif lower == b"transfer-encoding":
+            if value.strip().lower() != b"chunked":
+                raise InvalidResponse(
+                    f"transfer-encoding {value!r} is not supported; hurtle frames the body itself"
+                )
+            result.te_chunked = True
+            continue
+        elif lower == b"connection":
+            if b"close" in value.lower():
+                result.close = True
+            continue
+        names.add(lower)
+        lines.append(b"%s: %s\r\n" % (name, value))
+    if result.te_chunked and result.content_length is not None:
+        # RFC 9112 section 6.3: a sender must not send both.
+        raise InvalidResponse("content-length together with transfer-encoding")
+    return result

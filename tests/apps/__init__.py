@@ -1,0 +1,1 @@
+"""ASGI apps that the end-to-end tests serve through a real hurtle."""

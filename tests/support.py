@@ -1,0 +1,150 @@
+"""Helpers that run a real hurtle: as a subprocess, or in-process through `Server`.
+
+Every server started here is stopped by its fixture, and every wait has a limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hurtle import Config, Server
+from hurtle.config import LoopName
+
+TESTS_DIR = Path(__file__).parent
+REPO = TESTS_DIR.parent
+LOOPS = ["asyncio", "uvloop"]
+_SERVING = re.compile(r"serving on (\S+)")
+
+
+class ServerProcess:
+    """`python -m hurtle ...` in a subprocess; stderr is collected in `lines`."""
+
+    def __init__(
+        self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), full_env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hurtle", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(cwd or TESTS_DIR),
+            text=True,
+            errors="replace",
+        )
+        self.lines: list[str] = []
+        self.url: str | None = None
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+            match = _SERVING.search(line)
+            if match and self.url is None:
+                self.url = match.group(1)
+                self._ready.set()
+        self._ready.set()
+
+    def wait_ready(self, timeout: float = 15.0) -> str:
+        self._ready.wait(timeout)
+        if self.url is None:
+            self.stop()
+            raise RuntimeError("hurtle did not start:\n" + self.output)
+        return self.url
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    @property
+    def port(self) -> int:
+        assert self.url is not None
+        return int(self.url.rsplit(":", 1)[1])
+
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(5)
+        self._reader.join(5)
+        return code
+
+    def signal(self, signum: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+
+    def stop(self) -> int:
+        self.signal(signal.SIGTERM)
+        return self.wait_exit()
+
+
+class InProcessServer:
+    """A `hurtle.Server` running in its own thread and event loop."""
+
+    def __init__(self, app: Any, loop: LoopName, **options: Any) -> None:
+        options.setdefault("port", 0)
+        options.setdefault("log_level", "warning")
+        self.server = Server(app, Config(loop=loop, **options))
+        self.loop_name = loop
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.addresses and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not self.server.addresses:
+            raise RuntimeError(f"in-process server did not start: {self.error!r}")
+        self.url = self.server.addresses[0]
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def _run(self) -> None:
+        factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+        if self.loop_name == "uvloop":
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        try:
+            with asyncio.Runner(loop_factory=factory) as runner:
+                self._loop = runner.get_loop()
+                runner.run(self.server.serve(install_signal_handlers=False))
+        except BaseException as exc:
+            self.error = exc
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.server.shutdown)
+        self._thread.join(timeout)
+
+
+def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0.0.1") -> bytes:
+    """Send raw bytes, read until the server closes or `timeout` passes quietly."""
+    import socket
+
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+        return b"".join(chunks)
