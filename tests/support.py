@@ -148,3 +148,59 @@ def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0
         except TimeoutError:
             pass
         return b"".join(chunks)
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: bytes) -> bytes | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def __repr__(self) -> str:
+        return f"RawResponse({self.status}, {self.headers!r}, {self.body[:60]!r})"
+
+
+def parse_responses(data: bytes, methods: list[str]) -> tuple[list[RawResponse], bytes]:
+    """Parse consecutive HTTP/1.1 responses with h11 (a real client-side parser).
+
+    `methods` gives the request method of each response (HEAD changes framing).
+    Returns the complete responses and the bytes left after them. Interim
+    (1xx) responses are returned too, before the final one.
+    """
+    import h11
+
+    responses: list[RawResponse] = []
+    for method in methods:
+        client = h11.Connection(our_role=h11.CLIENT)
+        client.send(h11.Request(method=method, target="/", headers=[("Host", "x")]))
+        client.send(h11.EndOfMessage())
+        client.receive_data(data)
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        while True:
+            event = client.next_event()
+            if event is h11.NEED_DATA:
+                client.receive_data(b"")  # end of input: close-delimited bodies end here
+                event = client.next_event()
+                if event is h11.NEED_DATA:
+                    return responses, data
+            if isinstance(event, h11.InformationalResponse):
+                responses.append(RawResponse(event.status_code, list(event.headers), b""))
+            elif isinstance(event, h11.Response):
+                status, headers = event.status_code, list(event.headers)
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                responses.append(RawResponse(status, headers, b"".join(chunks)))
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                return responses, b""
+        data = client.trailing_data[0]
+    return responses, data

@@ -67,7 +67,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
-    if path == "/scope":
+    if scope["root_path"] and path.startswith(scope["root_path"]):
+        path = path[len(scope["root_path"]) :]
+    if path.startswith("/scope"):
         await read_body(receive)
         await respond(
             send,
