@@ -398,10 +398,13 @@ class Option:
 
 def _check_header_option(item: str, source: str) -> None:
     name, sep, _ = item.partition(":")
-    bad = any(c in item for c in "\r\n\x00")
+    # RFC 9110 section 5.5: no control characters but HTAB in a field line,
+    # and the value must fit the latin-1 bytes it is sent as.
+    bad = any((c < " " and c != "\t") or "\x7f" <= c <= "\x9f" or c > "\xff" for c in item)
     if not sep or not name.strip() or bad or not name.strip().isascii():
         raise ConfigError(
-            source, f"expected 'Name: value' without control characters, got {item!r}"
+            source,
+            f"expected 'Name: value' in latin-1 without control characters, got {item!r}",
         )
     if any(c in name for c in ' \t()<>@,;\\"/[]?={}'):
         raise ConfigError(source, f"header name {name.strip()!r} is not a valid HTTP token")
@@ -466,7 +469,10 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for opt in options():
         if opt.env_var in environ:
-            values[opt.name] = opt.parse(environ[opt.env_var], opt.env_var)
+            value = opt.parse(environ[opt.env_var], opt.env_var)
+            # Checked here so that an error names the variable, not the flag.
+            opt.check(value, opt.env_var)
+            values[opt.name] = value
     return values
 
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+
 from apps.basic import app as basic_app
 from apps.basic import read_body
-from support import InProcessServer, parse_responses, raw_request
-
 from hurtle.asgi.types import Receive, Scope, Send
+from support import InProcessServer, parse_responses, raw_request
 
 Serve = Callable[..., InProcessServer]
 
@@ -577,7 +577,7 @@ def test_body_not_matching_content_length_closes(
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
             data = _read_to_eof(sock)
         _wait_for(lambda: "content-length" in caplog.text)
-    head, _, body = data.partition(b"\r\n\r\n")
+    body = data.partition(b"\r\n\r\n")[2]
     assert body == sent[:declared]
 
 
