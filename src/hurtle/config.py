@@ -230,6 +230,14 @@ class Config:
     access_log: bool = option(
         True, "Log one line per request on the 'hurtle.access' logger.", group="logging"
     )
+    log_config: str | None = option(
+        None,
+        "Configure logging from this file instead: .json (logging.config.dictConfig), "
+        ".yaml/.yml (dictConfig, needs PyYAML) or .ini/.conf (logging.config.fileConfig). "
+        "It replaces hurtle's own handlers, formats and levels.",
+        group="logging",
+        metavar="FILE",
+    )
 
     # -- meta --------------------------------------------------------------
     config: str | None = option(

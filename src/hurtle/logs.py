@@ -40,8 +40,40 @@ _LEVELS = {
 }
 
 
-def configure_logging(level: str, access: bool) -> None:
-    """Send hurtle's loggers to stderr at `level`; idempotent."""
+class LogConfigError(Exception):
+    """The --log-config file could not be applied; the message is for the user."""
+
+
+def apply_log_config(path: str) -> None:
+    """Configure logging from a JSON, YAML or INI file (see the --log-config help)."""
+    import json
+    import logging.config
+
+    try:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as handle:
+                logging.config.dictConfig(json.load(handle))
+        elif path.endswith((".yaml", ".yml")):
+            try:
+                import yaml  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            except ImportError:
+                raise LogConfigError(f"--log-config {path}: YAML needs PyYAML installed") from None
+            with open(path, encoding="utf-8") as handle:
+                logging.config.dictConfig(yaml.safe_load(handle))
+        else:
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+    except LogConfigError:
+        raise
+    except Exception as exc:
+        raise LogConfigError(f"--log-config {path}: {type(exc).__name__}: {exc}") from None
+
+
+def configure_logging(level: str, access: bool, log_config: str | None = None) -> None:
+    """Send hurtle's loggers to stderr at `level`, or apply `log_config`; idempotent."""
+    if log_config is not None:
+        apply_log_config(log_config)
+        access_log.disabled = access_log.disabled or not access
+        return
     numeric = _LEVELS[level]
     handler_attr = "_hurtle_handler"
     for logger in (error_log, access_log):

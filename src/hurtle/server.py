@@ -26,7 +26,7 @@ from hurtle.asgi.lifespan import Lifespan, LifespanFailed
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config, ConfigError
 from hurtle.importer import AppImportError, load_app
-from hurtle.logs import configure_logging, error_log
+from hurtle.logs import LogConfigError, configure_logging, error_log
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.state import ServerState
@@ -218,7 +218,11 @@ def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 def run_config(config: Config, app: Any = None) -> int:
     """Run a server to completion in a new event loop; return the process exit code."""
-    configure_logging(config.log_level, config.access_log)
+    try:
+        configure_logging(config.log_level, config.access_log, config.log_config)
+    except LogConfigError as exc:
+        print(f"hurtle: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if config.env_file:
             load_env_file(config.env_file)

@@ -1,0 +1,94 @@
+"""Log lines: the access line's fields, and escaping of client-controlled text."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from hurtle.logs import log_safe
+from support import ServerProcess, raw_request
+
+
+def test_log_safe_escapes_control_characters() -> None:
+    assert log_safe("plain /path?x=1") == "plain /path?x=1"
+    assert log_safe("a\r\nb") == "a\\x0d\\x0ab"
+    assert log_safe(b"\x1b[31mred") == "\\x1b[31mred"
+    assert log_safe(b"c1\x85\x9b") == "c1\\x85\\x9b"
+    assert log_safe("back\\slash") == "back\\\\slash"  # Escapes stay unambiguous.
+    assert log_safe(b"caf\xc3\xa9") == "caf\xc3\xa9"  # Printable latin-1 is kept.
+
+
+def test_access_line_has_every_field(hurtle_process: Callable[..., ServerProcess]) -> None:
+    server = hurtle_process("apps.basic:app")
+    response = httpx.get(server.url + "/echo?x=%0d%0a1", headers={"user-agent": "t"})
+    assert response.status_code == 200
+    server.stop()
+    lines = [line for line in server.lines if '"GET /echo' in line]
+    assert len(lines) == 1, server.output
+    match = re.search(
+        r'127\.0\.0\.1:\d+ - "GET /echo\?x=%0d%0a1 HTTP/1\.1" 200 0B \d+\.\dms$', lines[0]
+    )
+    assert match, lines[0]
+
+
+def test_no_access_log(hurtle_process: Callable[..., ServerProcess]) -> None:
+    server = hurtle_process("apps.basic:app", "--no-access-log")
+    httpx.get(server.url + "/")
+    server.stop()
+    assert not any('"GET / HTTP/1.1"' in line for line in server.lines)
+
+
+def test_rejected_request_log_line_is_escaped(hurtle_process: Callable[..., ServerProcess]) -> None:
+    server = hurtle_process("apps.basic:app")
+    reply = raw_request(server.port, b"GET /\x1b[2J HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    server.stop()
+    assert "\x1b" not in server.output
+    assert any("rejected request" in line for line in server.lines)
+
+
+def test_log_config_json(hurtle_process: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    access_file = tmp_path / "access.log"
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"bare": {"format": "ACCESS %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(access_file),
+                "formatter": "bare",
+            },
+            "stderr": {"class": "logging.StreamHandler"},
+        },
+        "loggers": {
+            "hurtle.access": {"handlers": ["file"], "level": "INFO", "propagate": False},
+            "hurtle.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        },
+    }
+    path = tmp_path / "logging.json"
+    path.write_text(json.dumps(config))
+    server = hurtle_process("apps.basic:app", "--log-config", str(path))
+    httpx.get(server.url + "/")
+    server.stop()
+    assert access_file.read_text().startswith("ACCESS 127.0.0.1:")
+
+
+def test_bad_log_config_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{not json")
+    result = subprocess.run(
+        [sys.executable, "-m", "hurtle", "apps.basic:app", "--log-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "--log-config" in result.stderr
