@@ -44,7 +44,7 @@ class ServerProcess:
             errors="replace",
         )
         self.lines: list[str] = []
-        self.url: str | None = None
+        self._url: str | None = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -54,17 +54,23 @@ class ServerProcess:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
             match = _SERVING.search(line)
-            if match and self.url is None:
-                self.url = match.group(1)
+            if match and self._url is None:
+                self._url = match.group(1)
                 self._ready.set()
         self._ready.set()
 
     def wait_ready(self, timeout: float = 15.0) -> str:
         self._ready.wait(timeout)
-        if self.url is None:
+        if self._url is None:
             self.stop()
             raise RuntimeError("hurtle did not start:\n" + self.output)
-        return self.url
+        return self._url
+
+    @property
+    def url(self) -> str:
+        """The first address the server logged; only after wait_ready()."""
+        assert self._url is not None, "the server has not logged its address"
+        return self._url
 
     @property
     def output(self) -> str:
@@ -72,7 +78,6 @@ class ServerProcess:
 
     @property
     def port(self) -> int:
-        assert self.url is not None
         return int(self.url.rsplit(":", 1)[1])
 
     def wait_exit(self, timeout: float = 15.0) -> int:

@@ -7,4 +7,4 @@ __version__ = "0.1.0"
 from hurtle.config import Config, ConfigError
 from hurtle.server import Server, run, serve
 
-__all__ = ["Config", "ConfigError", "Server", "__version__", "run", "serve"]
+__all__ = ["Config", "ConfigError", "Server", "StartupError", "__version__", "run", "serve"]

@@ -31,7 +31,7 @@ from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.state import ServerState
 
-__all__ = ["EXIT_STARTUP_FAILED", "Server", "run", "run_config", "serve"]
+__all__ = ["EXIT_STARTUP_FAILED", "Server", "StartupError", "run", "run_config", "serve"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1

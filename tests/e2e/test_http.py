@@ -679,7 +679,7 @@ def _read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> by
 
 def _read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
     sock.settimeout(timeout)
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = sock.recv(65536)
         if not chunk:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+
 from apps.basic import app
 from support import InProcessServer, ServerProcess
 

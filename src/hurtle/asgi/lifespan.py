@@ -8,9 +8,12 @@ waits for `.complete` or `.failed`; `shutdown()` does the same for the
 shutdown pair. The app's `state` dict is given to every request scope as a
 shallow copy.
 
-In mode "auto" an app that raises before answering startup is taken not to
-support lifespan (many don't): a debug line, and serving goes on. In mode
-"on" the same is a startup failure.
+In mode "auto" an app that raises before it has received `lifespan.startup`
+is taken not to support lifespan (many apps reject every scope type but
+http): a debug line, and serving goes on. An app that received
+`lifespan.startup` and then raised does support lifespan, and its startup
+failed: serving a half-initialised app would only turn the failure into
+errors on every request. In mode "on" both are startup failures.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Lifespan:
         self._task: asyncio.Task[None] | None = None
         self._unsupported = False
         self._failure: str | None = None
+        self._startup_received = False
         self._phase: Literal["startup", "shutdown"] = "startup"
 
     @property
@@ -62,6 +66,10 @@ class Lifespan:
         """Run the app's shutdown; failures are logged, never raised."""
         if not self.active or self._task is None or self._task.done():
             return
+        if self._failure is not None:
+            # Startup failed: the spec has no shutdown after startup.failed.
+            self._task.cancel()
+            return
         self._phase = "shutdown"
         await self._receive_queue.put({"type": "lifespan.shutdown"})
         try:
@@ -76,10 +84,13 @@ class Lifespan:
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:
-            if self._startup_done.is_set() and self._phase == "startup":
+            if self._startup_done.is_set() and self._failure is not None:
+                # It sent startup.failed, then raised (Starlette does): already reported.
+                error_log.debug("lifespan handler raised after startup failed: %r", exc)
+            elif self._startup_done.is_set() and self._phase == "startup":
                 # The app's lifespan handler ended between startup and shutdown.
                 error_log.error("lifespan handler raised after startup", exc_info=exc)
-            elif not self._startup_done.is_set() and self.mode == "auto":
+            elif not self._startup_received and self.mode == "auto":
                 self._unsupported = True
                 error_log.debug("ASGI app does not support lifespan (%r); going on", exc)
             elif self._phase == "startup":
@@ -94,7 +105,9 @@ class Lifespan:
             self._shutdown_done.set()
 
     async def _receive(self) -> Message:
-        return await self._receive_queue.get()
+        message = await self._receive_queue.get()
+        self._startup_received = True
+        return message
 
     async def _send(self, message: Message) -> None:
         kind = message.get("type")

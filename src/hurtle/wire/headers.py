@@ -102,9 +102,10 @@ def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
             length = int(value)
             if result.content_length is not None and result.content_length != length:
                 raise InvalidResponse("two different content-length headers")
-            if result.content_length is not None:
-                continue
+            # Framing writes the one content-length line (H1Response.head), so
+            # it is not copied to `lines`: a second copy would be a duplicate.
             result.content_length = length
+            continue
         elif lower == b"transfer-encoding":
             if value.strip().lower() != b"chunked":
                 raise InvalidResponse(
