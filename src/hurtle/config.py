@@ -484,12 +484,17 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def find_config_file(explicit: str | None, cwd: Path | None = None) -> tuple[Path, str] | None:
-    """The TOML file to read and the table path inside it ('' for the top level)."""
+def find_config_file(
+    explicit: str | None, cwd: Path | None = None, source: str = "--config"
+) -> tuple[Path, str] | None:
+    """The TOML file to read and the table path inside it ('' for the top level).
+
+    `source` names where `explicit` came from, for the error if it is missing.
+    """
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError("--config", f"file {explicit!r} does not exist")
+            raise ConfigError(source, f"file {explicit!r} does not exist")
         return path, "tool.hurtle" if path.name == "pyproject.toml" else ""
     base = cwd or Path.cwd()
     if (base / "hurtle.toml").is_file():
@@ -547,7 +552,8 @@ def load_config(
     flags = dict(flags or {})
     env = os.environ if environ is None else environ
     config_path = flags.get("config") or env.get(ENV_PREFIX + "CONFIG") or None
-    found = find_config_file(config_path, cwd)
+    config_source = "--config" if flags.get("config") else ENV_PREFIX + "CONFIG"
+    found = find_config_file(config_path, cwd, config_source)
     file_values = from_file(*found) if found else {}
     env_file = (
         flags.get("env_file") or env.get(ENV_PREFIX + "ENV_FILE") or file_values.get("env_file")
