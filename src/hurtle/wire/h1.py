@@ -182,7 +182,13 @@ class H1Parser:
         """Parse `data`; return the events it completes (see module docstring)."""
         if self.stopped:
             return []
-        was_in_head = self._in_head
+        if self._in_head:
+            # Bytes that continue a head begun in an earlier feed. If that head
+            # ends in this feed the count no longer matters, and a head that
+            # begins in it counts from zero (on_message_begin), so pipelined
+            # requests are never over-counted; memory stays within the cap plus
+            # one read.
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -199,14 +205,8 @@ class H1Parser:
         except httptools.HttpParserError as exc:
             self._reject(400, _describe(exc))
         else:
-            if self._in_head:
-                # Bytes of an unfinished head. Counted only when the head began
-                # in an earlier feed, so pipelined requests in one chunk are
-                # never over-counted; this bounds memory to the cap plus one read.
-                if was_in_head:
-                    self._head_bytes += len(data)
-                if self._head_bytes > self._max_head:
-                    self._reject(431, "Request header fields too large")
+            if self._in_head and self._head_bytes > self._max_head:
+                self._reject(431, "Request header fields too large")
         events = self._events
         self._events = []
         return events
@@ -267,6 +267,10 @@ class H1Parser:
                 upgrade,
             )
         )
+        # Trailer fields (after a chunked body) come through on_header too. RFC
+        # 9110 section 6.5.1: never merge them into the header section, which
+        # the event above already handed out; they go to a list that is dropped.
+        self._headers = []
 
     def on_body(self, body: bytes) -> None:
         self._events.append(BodyReceived(body))
@@ -339,7 +343,8 @@ class H1Response:
             self._remaining = length
         elif self._no_body:
             framing = b""  # HEAD or 304 without a declared length: say nothing of it.
-        elif not more_body:
+        elif not more_body and not (info.te_chunked and http_version == "1.1"):
+            # The whole body is here (and the app did not ask for chunking).
             framing = b"content-length: %d\r\n" % len(first_body)
             self._remaining = len(first_body)
         elif http_version == "1.1":

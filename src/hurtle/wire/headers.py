@@ -43,9 +43,10 @@ def status_line(status: int) -> bytes:
 
 def check_status(status: object) -> int:
     # RFC 9110 section 15: a status code is a three-digit integer, 100 to 599.
-    if type(status) is not int or not 100 <= status <= 599:
+    # An int subclass (http.HTTPStatus) is fine; bool is not a status.
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise InvalidResponse(f"status must be an int from 100 to 599, got {status!r}")
-    return status
+    return int(status)
 
 
 # RFC 9110 section 5.1: field-name = token; section 5.6.2 lists the tchars.
