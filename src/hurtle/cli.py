@@ -18,6 +18,7 @@ _GROUP_TITLES = {
     "socket": "sockets",
     "tls": "TLS",
     "http": "HTTP",
+    "websocket": "WebSocket",
     "timeouts": "timeouts",
     "logging": "logging",
     "meta": "configuration",

@@ -26,6 +26,8 @@ ENV_PREFIX = "HURTLE_"
 
 LoopName = Literal["auto", "asyncio", "uvloop"]
 LifespanMode = Literal["auto", "on", "off"]
+InterfaceName = Literal["auto", "asgi3", "asgi2", "wsgi"]
+WebSocketMode = Literal["auto", "websockets", "none"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
@@ -104,6 +106,21 @@ class Config:
         "Load environment variables from this dotenv file before the app is imported.",
         group="application",
         metavar="FILE",
+    )
+    interface: InterfaceName = option(
+        "auto",
+        "The app's interface: 'asgi3'; 'asgi2' (app(scope) returns a callable taking "
+        "(receive, send)); 'wsgi' (PEP 3333: app(environ, start_response), run on a pool of "
+        "threads); 'auto' tells them apart by how the app is called.",
+        group="application",
+    )
+    wsgi_threads: int = option(
+        32,
+        "Threads that run a WSGI app: at most this many WSGI requests run at once, the "
+        "others wait for a free thread. Each thread may hold a database connection.",
+        group="application",
+        minimum=1,
+        maximum=4096,
     )
 
     # -- sockets -----------------------------------------------------------
@@ -206,6 +223,48 @@ class Config:
         "Most bytes of header fields (names and values) in one request; more gets 431.",
         group="http",
         minimum=256,
+    )
+
+    # -- WebSocket ---------------------------------------------------------
+    ws: WebSocketMode = option(
+        "auto",
+        "WebSocket support: 'auto' and 'websockets' use the websockets library's sans-I/O "
+        "core; 'none' passes upgrade requests to the app as plain HTTP.",
+        group="websocket",
+    )
+    ws_max_size: int = option(
+        16 * 1024 * 1024,
+        "Largest incoming WebSocket message in bytes, after decompression; larger closes "
+        "the connection with 1009.",
+        group="websocket",
+        minimum=1,
+        metavar="BYTES",
+    )
+    ws_max_queue: int = option(
+        32,
+        "Most received WebSocket messages waiting for the app; at this many, reading pauses.",
+        group="websocket",
+        minimum=1,
+    )
+    ws_ping_interval: float | None = option(
+        20.0,
+        "Send a WebSocket ping every this many seconds ('none' or 0: never).",
+        group="websocket",
+        minimum=0,
+        metavar="SECONDS",
+    )
+    ws_ping_timeout: float | None = option(
+        20.0,
+        "Close a WebSocket (1011) whose peer has not answered a ping within this many seconds "
+        "('none' or 0: wait forever).",
+        group="websocket",
+        minimum=0,
+        metavar="SECONDS",
+    )
+    ws_per_message_deflate: bool = option(
+        True,
+        "Offer permessage-deflate compression (RFC 7692) to WebSocket clients.",
+        group="websocket",
     )
 
     # -- timeouts ----------------------------------------------------------

@@ -15,6 +15,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # HTTP spec 2.5: `send` on a closed connection raises an OSError subclass (2.4),
 # root_path is a prefix of path.
 HTTP_ASGI = {"version": "3.0", "spec_version": "2.5"}
+WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.5"}
 LIFESPAN_ASGI = {"version": "3.0", "spec_version": "2.0"}
 
 

@@ -34,10 +34,11 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from hurtle.asgi.http import HTTPCycle
-from hurtle.asgi.types import HTTP_ASGI, Message, Receive, Scope, Send
+from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Message, Receive, Scope, Send
 from hurtle.logs import log_safe
 from hurtle.net.listen import tls_extension
 from hurtle.net.state import ServerState
+from hurtle.net.websocket import WebSocketConnection
 from hurtle.wire.h1 import (
     BodyReceived,
     Event,
@@ -47,6 +48,7 @@ from hurtle.wire.h1 import (
     RequestReceived,
     RequestRejected,
 )
+from hurtle.wire.ws import parse_subprotocols
 
 __all__ = ["H1Connection"]
 
@@ -145,6 +147,9 @@ class H1Connection(asyncio.Protocol):
                     # Pipelined behind a response still being written.
                     self._queue = deque([event])
                     self._pause_reading()
+                elif event.upgrade is not None and self.state.ws_enabled and _is_websocket(event):
+                    self._upgrade_to_websocket(event)
+                    return  # The transport belongs to the WebSocket now.
                 else:
                     self._start_cycle(event)
             elif kind is RequestEnded:
@@ -164,19 +169,8 @@ class H1Connection(asyncio.Protocol):
 
     def _start_cycle(self, event: RequestReceived) -> None:
         state = self.state
-        target = event.target
-        if target[:1] == b"/":
-            raw_path, _, query = target.partition(b"?")
-        else:
-            raw_path, query = _split_other_target(target)
-        # ASGI `path`: percent-decoded, then read as UTF-8 (asgiref www.rst).
-        path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode(
-            "utf-8", "replace"
-        )
         root_path = state.root_path
-        if root_path:
-            path = root_path + path
-            raw_path = root_path.encode("utf-8") + raw_path
+        path, raw_path, query = split_target(event.target, root_path)
         scope: Scope = {
             "type": "http",
             "asgi": HTTP_ASGI,
@@ -207,6 +201,41 @@ class H1Connection(asyncio.Protocol):
         task = self.loop.create_task(cycle.run(app))
         state.tasks.add(task)
         task.add_done_callback(state.tasks.discard)
+
+    def _upgrade_to_websocket(self, event: RequestReceived) -> None:
+        """Hand the transport to a WebSocketConnection (RFC 6455 section 4)."""
+        state = self.state
+        transport = self.transport
+        assert transport is not None
+        path, raw_path, query = split_target(event.target, state.root_path)
+        extensions: dict[str, Any] = {"websocket.http.response": {}, **self.extensions}
+        scope: Scope = {
+            "type": "websocket",
+            "asgi": WEBSOCKET_ASGI,
+            "http_version": event.http_version,
+            "scheme": "wss" if self.scheme == "https" else "ws",
+            "server": self.server,
+            "client": self.client,
+            "root_path": state.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": event.headers,
+            "subprotocols": parse_subprotocols(event.headers),
+            "state": state.lifespan_state.copy(),
+            "extensions": extensions,
+        }
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        state.connections.discard(self)
+        self.reading = self.responding = None
+        websocket = WebSocketConnection(state, transport, event, scope, self.parser.upgrade_data)
+        transport.set_protocol(websocket)
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+        websocket.start()
 
     def _reject(self, event: RequestRejected) -> None:
         """Answer a request that is not acceptable HTTP, then close (RFC 9112 section 2.2)."""
@@ -358,6 +387,23 @@ class H1Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:
+    """ASGI `path`, `raw_path` and `query_string` of a request target.
+
+    `path` is percent-decoded, then read as UTF-8 (asgiref www.rst); the
+    root_path is a prefix of both paths.
+    """
+    if target[:1] == b"/":
+        raw_path, _, query = target.partition(b"?")
+    else:
+        raw_path, query = _split_other_target(target)
+    path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8", "replace")
+    if root_path:
+        path = root_path + path
+        raw_path = root_path.encode("utf-8") + raw_path
+    return path, raw_path, query
+
+
 def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
     """Path and query of an absolute-form or asterisk-form target (RFC 9112 section 3.2)."""
     if target == b"*":
@@ -367,6 +413,11 @@ def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
     except httptools.HttpParserInvalidURLError:
         return target, b""
     return url.path or b"/", url.query or b""
+
+
+def _is_websocket(event: RequestReceived) -> bool:
+    assert event.upgrade is not None
+    return any(p.strip().lower() == b"websocket" for p in event.upgrade.split(b","))
 
 
 def _describe_client(client: tuple[str, int] | None) -> str:

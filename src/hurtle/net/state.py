@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
 from hurtle.logs import access_log
 from hurtle.wire.h1 import H1Limits
 
-if TYPE_CHECKING:
-    from hurtle.net.connection import H1Connection
+
+class Connection(Protocol):
+    """What the server asks of every open connection, whatever its protocol."""
+
+    def shutdown(self) -> None:
+        """Close gracefully: now if idle, else when the work in progress is done."""
+
+    def abort(self) -> None:
+        """Drop the connection now."""
+
 
 __all__ = ["ServerState"]
 
@@ -30,13 +38,14 @@ class ServerState:
         self.loop = loop
         self.root_path = config.root_path
         self.lifespan_state: dict[str, Any] = {}
-        self.connections: set[H1Connection] = set()
+        self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.active_requests = 0
         self.total_requests = 0
         self.shutting_down = False
         self.limit_concurrency = config.limit_concurrency
         self.keep_alive_timeout = config.timeout_keep_alive
+        self.ws_enabled = config.ws != "none"
         self.limits = H1Limits(
             config.limit_request_line,
             config.limit_request_headers,

@@ -1,0 +1,241 @@
+"""The ASGI websocket cycle (asgiref specs/www.rst, docs/extensions.rst).
+
+Theory of operation
+-------------------
+One `WebSocketCycle` lives as long as the connection. States:
+
+    CONNECTING  `receive()` gave `websocket.connect`; the app answers with
+                `websocket.accept`, `websocket.close` (HTTP 403), or a
+                denial response (`websocket.http.response.*`, the extension
+                advertised in the scope)
+    OPEN        messages flow both ways
+    CLOSING     the app sent `websocket.close`; waiting for the peer's reply
+    CLOSED      the connection is gone: `receive()` returns
+                `websocket.disconnect` with the peer's code and reason,
+                `send()` raises ClientDisconnected (an OSError)
+
+The connection (net/) feeds `feed_message` and `feed_closed`; when more than
+`max_queue` messages wait for the app it pauses reading, and `receive()`
+resumes it. An exception from the app before the handshake is answered
+becomes HTTP 500; after it, close code 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from enum import Enum
+from typing import Any, Protocol
+
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.wire.headers import InvalidResponse
+
+__all__ = ["WebSocketCycle", "WebSocketStream"]
+
+error_log = logging.getLogger("hurtle.error")
+
+
+class WebSocketStream(Protocol):
+    """What a connection offers a websocket cycle."""
+
+    def accept(self, subprotocol: str | None, headers: Any) -> None: ...
+
+    def deny_start(self, status: object, headers: Any) -> None:
+        """Check a denial response head (HTTP); raise InvalidResponse if it cannot be sent."""
+
+    def deny_body(self, body: bytes, more_body: bool) -> None: ...
+
+    def send_message(self, data: str | bytes) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+    def write_paused(self) -> asyncio.Future[None] | None: ...
+
+    def resume_reading(self) -> None: ...
+
+    def cycle_finished(self, cycle: WebSocketCycle) -> None: ...
+
+
+class State(Enum):
+    CONNECTING = "connecting"
+    DENYING = "denying"  # A denial response is being streamed.
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_DENIED_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class WebSocketCycle:
+    def __init__(self, scope: Scope, stream: WebSocketStream, max_queue: int) -> None:
+        self.scope = scope
+        self.stream = stream
+        self.max_queue = max_queue
+        self.state = State.CONNECTING
+        self._connect_sent = False
+        self._messages: deque[str | bytes] = deque()
+        self._close_code = 1006
+        self._close_reason = ""
+        self._disconnected = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.reading_paused = False
+        self.handshake_done = False  # 101 or an HTTP answer has gone out.
+
+    # -- fed by the connection ---------------------------------------------
+
+    def feed_message(self, data: str | bytes) -> bool:
+        """Queue a message; True when the queue is full and reading should pause."""
+        self._messages.append(data)
+        self._wake()
+        return len(self._messages) >= self.max_queue
+
+    def feed_closed(self, code: int, reason: str) -> None:
+        if self._disconnected:
+            return
+        self._disconnected = True
+        self._close_code = code
+        self._close_reason = reason
+        self.state = State.CLOSED
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- the ASGI callables --------------------------------------------------
+
+    async def receive(self) -> Message:
+        if not self._connect_sent:
+            self._connect_sent = True
+            return {"type": "websocket.connect"}
+        while True:
+            if self._messages:
+                data = self._messages.popleft()
+                if self.reading_paused and len(self._messages) < self.max_queue:
+                    self.reading_paused = False
+                    self.stream.resume_reading()
+                if type(data) is str:
+                    return {"type": "websocket.receive", "text": data}
+                return {"type": "websocket.receive", "bytes": data}
+            if self._disconnected:
+                return {
+                    "type": "websocket.disconnect",
+                    "code": self._close_code,
+                    "reason": self._close_reason,
+                }
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        state = self.state
+        if state is State.CLOSED:
+            raise ClientDisconnected(f"the WebSocket is closed (code {self._close_code})")
+        if kind == "websocket.send":
+            if state is not State.OPEN:
+                raise InvalidResponse(f"websocket.send while the WebSocket is {state.value}")
+            text = message.get("text")
+            data = message.get("bytes")
+            if (text is None) == (data is None):
+                raise InvalidResponse("websocket.send needs exactly one of 'text' and 'bytes'")
+            if text is not None:
+                if not isinstance(text, str):
+                    raise InvalidResponse(f"'text' must be str, got {type(text).__name__}")
+                self.stream.send_message(text)
+            else:
+                if not isinstance(data, bytes | bytearray | memoryview):
+                    raise InvalidResponse(f"'bytes' must be bytes, got {type(data).__name__}")
+                self.stream.send_message(bytes(data))
+            paused = self.stream.write_paused()
+            if paused is not None:
+                await paused
+        elif kind == "websocket.accept":
+            if state is not State.CONNECTING:
+                raise InvalidResponse(f"websocket.accept while the WebSocket is {state.value}")
+            subprotocol = message.get("subprotocol")
+            if subprotocol is not None and not isinstance(subprotocol, str):
+                raise InvalidResponse("websocket.accept 'subprotocol' must be a str or None")
+            self.stream.accept(subprotocol, message.get("headers") or [])
+            self.state = State.OPEN
+            self.handshake_done = True
+        elif kind == "websocket.close":
+            code = message.get("code", 1000)
+            reason = message.get("reason") or ""
+            if not isinstance(code, int) or not isinstance(reason, str):
+                raise InvalidResponse("websocket.close needs an int 'code' and a str 'reason'")
+            if state is State.CONNECTING:
+                # asgiref www.rst: a close before accept denies with 403.
+                self._deny(403, _DENIED_HEADERS, b"Forbidden\n")
+            elif state is State.OPEN:
+                self.state = State.CLOSING
+                self.stream.close(code, reason)
+            elif state is State.DENYING:
+                raise InvalidResponse("websocket.close during a denial response")
+        elif kind == "websocket.http.response.start":
+            if state is not State.CONNECTING:
+                raise InvalidResponse(f"{kind} while the WebSocket is {state.value}")
+            self.stream.deny_start(message.get("status"), message.get("headers", ()))
+            self.state = State.DENYING
+        elif kind == "websocket.http.response.body":
+            if state is not State.DENYING:
+                raise InvalidResponse(f"{kind} before websocket.http.response.start")
+            body = message.get("body", b"")
+            if not isinstance(body, bytes | bytearray | memoryview):
+                raise InvalidResponse(f"body must be bytes, got {type(body).__name__}")
+            more_body = bool(message.get("more_body", False))
+            self.handshake_done = True
+            self.stream.deny_body(bytes(body), more_body)
+            if not more_body:
+                self.feed_closed(1006, "")
+        else:
+            raise InvalidResponse(f"unexpected ASGI message type {kind!r} in a websocket cycle")
+
+    def _deny(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.state = State.DENYING
+        self.handshake_done = True
+        self.stream.deny_start(status, headers)
+        self.stream.deny_body(body, False)
+        self.feed_closed(1006, "")
+
+    # -- running the app -------------------------------------------------------
+
+    async def run(self, app: ASGIApp) -> None:
+        try:
+            await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            self._app_failed(exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if self.state is State.CONNECTING:
+                error_log.error("ASGI app returned without accepting or closing the WebSocket")
+                self._deny(500, _DENIED_HEADERS, b"Internal Server Error\n")
+            elif self.state is State.OPEN:
+                self.state = State.CLOSING
+                self.stream.close(1000, "")
+            elif self.state is State.DENYING:
+                error_log.error("ASGI app returned without completing its denial response")
+                self.stream.close(1006, "")
+        finally:
+            self._wake()
+            self.stream.cycle_finished(self)
+
+    def _app_failed(self, exc: BaseException) -> None:
+        if self._disconnected and isinstance(exc, OSError | asyncio.CancelledError):
+            return
+        if isinstance(exc, InvalidResponse):
+            error_log.error("ASGI app sent an invalid WebSocket message: %s", exc)
+        elif isinstance(exc, Exception):
+            error_log.error("Exception in ASGI WebSocket app", exc_info=exc)
+        if self.state is State.CONNECTING:
+            self._deny(500, _DENIED_HEADERS, b"Internal Server Error\n")
+        elif self.state in (State.OPEN, State.CLOSING):
+            self.state = State.CLOSING
+            self.stream.close(1011, "")  # RFC 6455 section 7.4.1: internal error.
+        elif self.state is State.DENYING:
+            self.stream.close(1006, "")

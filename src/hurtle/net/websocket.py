@@ -1,0 +1,285 @@
+"""The asyncio side of a WebSocket: takes over the transport after the upgrade request.
+
+Theory of operation
+-------------------
+`H1Connection` hands over a request whose `Upgrade: websocket` it will not
+serve as HTTP: `WebSocketConnection.start()` becomes the transport's protocol.
+A handshake that cannot succeed is answered with an HTTP error at once,
+without calling the app. Otherwise the app runs in a `WebSocketCycle`
+(asgi/websocket.py) and this class moves bytes between the transport and
+`WebSocketWire` (wire/ws.py):
+
+- bytes in -> messages for the cycle; reading pauses while `--ws-max-queue`
+  messages wait for the app;
+- the app's messages -> frames out; `send` waits while the transport's write
+  buffer is full;
+- a ping every `--ws-ping-interval` seconds; no pong within
+  `--ws-ping-timeout` fails the connection (1011);
+- after a close frame goes out, the peer has `_CLOSE_TIMEOUT` seconds to
+  answer before the TCP connection is dropped;
+- graceful shutdown closes with 1012 (service restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from hurtle.asgi.types import ClientDisconnected, Scope
+from hurtle.asgi.websocket import WebSocketCycle
+from hurtle.logs import log_safe
+from hurtle.net.state import ServerState
+from hurtle.wire.h1 import H1Response, RequestReceived
+from hurtle.wire.ws import (
+    MessageReceived,
+    PongReceived,
+    WebSocketClosed,
+    WebSocketWire,
+    WSEvent,
+)
+
+__all__ = ["WebSocketConnection"]
+
+error_log = logging.getLogger("hurtle.error")
+
+_CLOSE_TIMEOUT = 5.0
+_SERVICE_RESTART = 1012  # RFC 6455 section 7.4 (IANA registry): the server restarts.
+
+
+class WebSocketConnection(asyncio.Protocol):
+    def __init__(
+        self,
+        state: ServerState,
+        transport: asyncio.Transport,
+        request: RequestReceived,
+        scope: Scope,
+        pending: bytes,
+    ) -> None:
+        config = state.config
+        self.state = state
+        self.loop = state.loop
+        self.transport = transport
+        self.request = request
+        self.wire = WebSocketWire(
+            request.method,
+            request.target,
+            request.http_version,
+            request.headers,
+            max_size=config.ws_max_size,
+            per_message_deflate=config.ws_per_message_deflate,
+        )
+        self.cycle = WebSocketCycle(scope, self, config.ws_max_queue)
+        self._pending = pending  # Bytes the client sent after its handshake request.
+        self._denial: H1Response | None = None
+        self._denial_head = False
+        self._write_waiter: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_deadline: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._lost = False
+
+    def start(self) -> None:
+        """Become the transport's protocol; answer a bad handshake or start the app."""
+        self.state.connections.add(self)
+        rejection = self.wire.rejection()
+        if rejection is not None:
+            error_log.info(
+                "rejected WebSocket handshake for %s: %d",
+                log_safe(self.request.target),
+                rejection.status,
+            )
+            self._write_http(rejection.status, rejection.headers, rejection.body, False)
+            self.transport.close()
+            return
+        self.state.active_requests += 1
+        task = self.loop.create_task(self.cycle.run(self.state.app))
+        self.state.tasks.add(task)
+        task.add_done_callback(self.state.tasks.discard)
+
+    # -- asyncio.Protocol ----------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if not self.cycle.handshake_done:
+            # RFC 6455 section 4.1: a client waits for the 101 before sending
+            # frames; hold what came early until the handshake is answered.
+            self._pending += data
+            if len(self._pending) > self.state.config.ws_max_size:
+                self.transport.abort()
+            return
+        if self.wire.state.name == "CONNECTING":
+            return  # Denied: nothing more is read.
+        self._handle(self.wire.receive_data(data))
+
+    def eof_received(self) -> bool | None:
+        if self.cycle.handshake_done and self.wire.state.name != "CONNECTING":
+            self._handle(self.wire.receive_eof())
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.state.connections.discard(self)
+        for timer in (self._ping_timer, self._pong_deadline, self._close_timer):
+            if timer is not None:
+                timer.cancel()
+        self.cycle.feed_closed(1006, "")
+        waiter = self._write_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        if self._write_waiter is None or self._write_waiter.done():
+            self._write_waiter = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        waiter = self._write_waiter
+        self._write_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- frames in -------------------------------------------------------------
+
+    def _handle(self, events: list[WSEvent]) -> None:
+        cycle = self.cycle
+        for event in events:
+            if type(event) is MessageReceived:
+                if cycle.feed_message(event.data) and not self._read_paused:
+                    self._read_paused = True
+                    cycle.reading_paused = True
+                    self.transport.pause_reading()
+            elif type(event) is PongReceived:
+                if event.data == self._ping_payload:
+                    self._ping_payload = None
+                    if self._pong_deadline is not None:
+                        self._pong_deadline.cancel()
+                        self._pong_deadline = None
+            elif type(event) is WebSocketClosed:
+                cycle.feed_closed(event.code, event.reason)
+        self._flush()
+
+    def _flush(self) -> None:
+        data, close = self.wire.outgoing()
+        if self._lost:
+            return
+        if data:
+            self.transport.write(data)
+        if close:
+            self.transport.close()
+        elif not self.wire.is_open and self._close_timer is None and self.cycle.handshake_done:
+            # We sent a close frame; the peer has a while to answer it.
+            self._close_timer = self.loop.call_later(_CLOSE_TIMEOUT, self.transport.abort)
+
+    # -- WebSocketStream, for the cycle -------------------------------------------
+
+    def accept(self, subprotocol: str | None, headers: Any) -> None:
+        self.transport.write(
+            self.wire.accept(subprotocol, headers, self.state.config.server_header)
+        )
+        self._schedule_ping()
+        pending, self._pending = self._pending, b""
+        if pending:
+            self._handle(self.wire.receive_data(pending))
+
+    def deny_start(self, status: object, headers: Any) -> None:
+        self._denial = H1Response(status, headers, "GET", keep_alive=False)
+        self._denial_head = True
+
+    def deny_body(self, body: bytes, more_body: bool) -> None:
+        response = self._denial
+        assert response is not None
+        if self._denial_head:
+            self._denial_head = False
+            head = response.head(
+                body, more_body, "1.1", self.state.defaults_without(response.header_names)
+            )
+            self.transport.write(head + response.body(body, more_body))
+        else:
+            self.transport.write(response.body(body, more_body))
+        if not more_body:
+            self.transport.close()
+
+    def send_message(self, data: str | bytes) -> None:
+        if not self.wire.is_open:
+            # Closing (shutdown, a failure) or closed: the app hears it as OSError.
+            raise ClientDisconnected("the WebSocket is closing")
+        if isinstance(data, str):
+            self.wire.send_text(data)
+        else:
+            self.wire.send_bytes(data)
+        self._flush()
+
+    def close(self, code: int, reason: str) -> None:
+        if self._lost:
+            return
+        if self.wire.state.name == "CONNECTING":  # Never accepted: no frames to send.
+            self.transport.close()
+            return
+        self.wire.send_close(code, reason)
+        self._flush()
+
+    def write_paused(self) -> asyncio.Future[None] | None:
+        waiter = self._write_waiter
+        if waiter is not None and not waiter.done():
+            return waiter
+        return None
+
+    def resume_reading(self) -> None:
+        if self._read_paused and not self._lost:
+            self._read_paused = False
+            self.transport.resume_reading()
+
+    def cycle_finished(self, cycle: WebSocketCycle) -> None:
+        self.state.active_requests -= 1
+
+    # -- keepalive (RFC 6455 section 5.5.2) -------------------------------------
+
+    def _schedule_ping(self) -> None:
+        interval = self.state.config.ws_ping_interval
+        if interval:
+            self._ping_timer = self.loop.call_later(interval, self._ping)
+
+    def _ping(self) -> None:
+        self._ping_timer = None
+        if self._lost or not self.wire.is_open:
+            return
+        if self._ping_payload is None:
+            self._ping_payload = os.urandom(4)
+            self.wire.send_ping(self._ping_payload)
+            self._flush()
+            timeout = self.state.config.ws_ping_timeout
+            if timeout:
+                self._pong_deadline = self.loop.call_later(timeout, self._pong_missing)
+        self._schedule_ping()
+
+    def _pong_missing(self) -> None:
+        self._pong_deadline = None
+        if self._lost:
+            return
+        error_log.info("WebSocket peer did not answer a ping in time; closing")
+        self._handle(self.wire.fail(1011, "keepalive ping timeout"))
+        self.transport.close()
+
+    # -- server control ------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close an open WebSocket with 1012."""
+        if self.wire.is_open:
+            self.wire.send_close(_SERVICE_RESTART, "server shutting down")
+            self._flush()
+        elif not self.cycle.handshake_done:
+            pass  # The app is still deciding; the drain waits for it.
+
+    def abort(self) -> None:
+        self.transport.abort()
+
+    # -- HTTP answers on this connection -------------------------------------------
+
+    def _write_http(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, more_body: bool
+    ) -> None:
+        response = H1Response(status, headers, self.request.method, keep_alive=False)
+        head = response.head(body, more_body, self.request.http_version, self.state.default_block)
+        self.transport.write(head + response.body(body, more_body))
