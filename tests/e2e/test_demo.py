@@ -356,3 +356,33 @@ def test_head_has_no_body(demo: InProcessServer, path: str) -> None:
     assert raw.status == 200
     assert raw.body == b""
     assert raw.header(b"content-type") is not None
+
+
+def test_chat_room_over_websocket(serve_app: Callable[..., InProcessServer]) -> None:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    server = serve_app(demo_app)
+    base = server.url.replace("http://", "ws://")
+
+    async def clients() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with connect(base + "/chat") as alice:
+            joined = json.loads(await alice.recv())
+            async with connect(base + "/chat") as bob:
+                await alice.recv()  # bob joined
+                await bob.recv()
+                await bob.send("hello room")
+                seen_by_alice = [json.loads(await alice.recv())]
+                seen_by_bob = [joined, json.loads(await bob.recv())]
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(base + "/elsewhere"):
+                pass
+        assert info.value.response.status_code == 403
+        return seen_by_alice, seen_by_bob
+
+    seen_by_alice, seen_by_bob = asyncio.run(asyncio.wait_for(clients(), 20))
+    assert seen_by_alice[0]["kind"] == "message" and seen_by_alice[0]["text"] == "hello room"
+    assert seen_by_bob[1] == seen_by_alice[0]
+    assert seen_by_bob[0]["kind"] == "joined"

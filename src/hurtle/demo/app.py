@@ -275,10 +275,59 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             return
 
 
+class ChatRoom:
+    """Everyone connected to /chat; each text message goes to all of them."""
+
+    MAX_TEXT = 1000
+
+    def __init__(self) -> None:
+        self.members: dict[int, Send] = {}
+        self._next_id = 1
+
+    def join(self, send: Send) -> int:
+        member = self._next_id
+        self._next_id += 1
+        self.members[member] = send
+        return member
+
+    def leave(self, member: int) -> None:
+        self.members.pop(member, None)
+
+    async def broadcast(self, document: dict[str, Any]) -> None:
+        text = json.dumps(document)
+        for member, send in list(self.members.items()):
+            try:
+                await send({"type": "websocket.send", "text": text})
+            except OSError:  # That member has gone; its own loop removes it.
+                self.leave(member)
+
+
+ROOM = ChatRoom()
+
+
 async def websocket(scope: Scope, receive: Receive, send: Send) -> None:
-    """The demo has no WebSocket endpoint: refuse the handshake (a 403)."""
-    if (await receive())["type"] == "websocket.connect":
+    """/chat: a tiny chat room over WebSocket; any other path is refused (403)."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    if route_path(scope) != "/chat":
         await send({"type": "websocket.close"})
+        return
+    await send({"type": "websocket.accept"})
+    member = ROOM.join(send)
+    name = f"guest-{member}"
+    try:
+        await ROOM.broadcast({"kind": "joined", "from": name, "online": len(ROOM.members)})
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                break
+            text = message.get("text")
+            if text is None:
+                continue  # The room speaks text only.
+            await ROOM.broadcast({"kind": "message", "from": name, "text": text[: ROOM.MAX_TEXT]})
+    finally:
+        ROOM.leave(member)
+        await ROOM.broadcast({"kind": "left", "from": name, "online": len(ROOM.members)})
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

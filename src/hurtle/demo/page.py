@@ -55,7 +55,9 @@ _HTML = """\
   }
   button[disabled] { opacity: 0.45; cursor: default; }
   button.secondary { background: transparent; color: var(--accent); }
-  #sse-status { color: var(--muted); margin-left: 0.6rem; }
+  #sse-status, #chat-status { color: var(--muted); margin-left: 0.6rem; }
+  #chat-log { list-style: none; padding: 0; margin: 0.8rem 0 0; }
+  #chat-text { width: 60%; }
   #sse-events { list-style: none; padding: 0; margin: 0.8rem 0 0; min-height: 1.5rem; }
   #sse-events li { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.88em; }
   textarea {
@@ -90,6 +92,8 @@ _HTML = """\
     <tr><td><a href="./sse?count=5">GET /sse</a></td>
         <td>Server-sent events: <code>?count=</code> events (at most 100),
         <code>?interval=</code> seconds apart.</td></tr>
+    <tr><td>WebSocket /chat</td>
+        <td>A small chat room: every text message goes to everyone connected.</td></tr>
     <tr><td><a href="./request?hello=world">GET|POST /request</a></td>
         <td>The request as the app received it (method, path, headers, body&hellip;),
         echoed back as JSON.</td></tr>
@@ -101,6 +105,17 @@ _HTML = """\
     <button id="sse-stop" class="secondary" disabled>Stop</button>
     <span id="sse-status">Ten events from <code>/sse</code>, one every half second.</span>
     <ol id="sse-events"></ol>
+  </div>
+
+  <h2>Live: a WebSocket chat</h2>
+  <div class="card">
+    <form id="chat-form">
+      <input id="chat-text" aria-label="message" maxlength="1000" placeholder="Say something"
+        autocomplete="off">
+      <button type="submit">Send</button>
+      <span id="chat-status">connecting...</span>
+    </form>
+    <ol id="chat-log"></ol>
   </div>
 
   <h2>Echo a POST</h2>
@@ -147,6 +162,30 @@ _HTML = """\
     source.onerror = () => finish("the stream closed");
   });
   stop.addEventListener("click", () => finish("stopped"));
+
+  const chatLog = document.getElementById("chat-log");
+  const chatStatus = document.getElementById("chat-status");
+  const chatText = document.getElementById("chat-text");
+  const chatUrl = new URL("./chat", location.href);
+  chatUrl.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  const chat = new WebSocket(chatUrl);
+  chat.onopen = () => { chatStatus.textContent = "connected"; };
+  chat.onclose = () => { chatStatus.textContent = "disconnected"; };
+  chat.onmessage = (event) => {
+    const data = JSON.parse(event.data);
+    const item = document.createElement("li");
+    item.textContent = data.kind === "message"
+      ? `${data.from}: ${data.text}`
+      : `${data.from} ${data.kind} (${data.online} online)`;
+    chatLog.append(item);
+  };
+  document.getElementById("chat-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (chat.readyState === WebSocket.OPEN && chatText.value) {
+      chat.send(chatText.value);
+      chatText.value = "";
+    }
+  });
 
   const form = document.getElementById("echo");
   const result = document.getElementById("echo-result");
