@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest docs clean
+.PHONY: demo test lint typecheck pytest docs clean conformance conformance-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed-runtime: $(BIN)/python pyproject.toml
 	touch $@
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,frameworks]'
 	touch $(VENV)/.installed-runtime $@
 
 demo: $(VENV)/.installed-runtime
@@ -33,6 +33,13 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# WebSocket conformance: the Autobahn|Testsuite in ../shared/autobahn.
+conformance: $(VENV)/.installed-runtime
+	bash scripts/conformance.sh
+
+conformance-full: $(VENV)/.installed-runtime
+	bash scripts/conformance.sh --full
 
 docs: $(VENV)/.installed-runtime
 	$(BIN)/python -m hurtle.docgen > docs/configuration.md
