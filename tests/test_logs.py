@@ -92,3 +92,23 @@ def test_bad_log_config_is_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--log-config" in result.stderr
+
+
+def test_websocket_handshake_access_line(hurtle_process: Callable[..., ServerProcess]) -> None:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    server = hurtle_process("hurtle.demo.app:app", "--log-level", "debug")
+
+    async def chat() -> None:
+        async with connect(server.url.replace("http", "ws") + "/chat?room=1") as ws:
+            await ws.recv()
+            await ws.close(4000, "bye\r\nforged line")
+
+    asyncio.run(asyncio.wait_for(chat(), 10))
+    server.stop()
+    assert any('"WebSocket /chat?room=1" 101' in line for line in server.lines), server.output
+    closed = [line for line in server.lines if "WebSocket closed: 4000" in line]
+    assert closed and closed[0].endswith("bye\\x0d\\x0aforged line")
+    assert not any(line.startswith("forged line") for line in server.lines)

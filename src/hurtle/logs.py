@@ -10,7 +10,15 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["TRACE", "access_log", "configure_logging", "error_log", "log_access", "log_safe"]
+__all__ = [
+    "TRACE",
+    "access_log",
+    "configure_logging",
+    "error_log",
+    "log_access",
+    "log_safe",
+    "log_websocket",
+]
 
 TRACE = 5
 logging.addLevelName(TRACE, "TRACE")
@@ -89,6 +97,11 @@ def configure_logging(level: str, access: bool, log_config: str | None = None) -
             setattr(handler, handler_attr, True)
             logger.addHandler(handler)
     access_log.disabled = not access
+
+
+def log_websocket(client: str, target: bytes, status: int) -> None:
+    """One access line for a WebSocket handshake: 101 when accepted, else the HTTP status."""
+    access_log.info('%s - "WebSocket %s" %d', client, log_safe(target), status)
 
 
 def log_access(

@@ -29,6 +29,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.logs import access_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse
 
 __all__ = ["WebSocketCycle", "WebSocketStream"]
@@ -99,6 +100,8 @@ class WebSocketCycle:
         self._close_reason = reason
         self.state = State.CLOSED
         self._wake()
+        if error_log.isEnabledFor(logging.DEBUG):
+            error_log.debug("WebSocket closed: %d %s", code, log_safe(reason))
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -163,6 +166,7 @@ class WebSocketCycle:
             self.stream.accept(subprotocol, message.get("headers") or [])
             self.state = State.OPEN
             self.handshake_done = True
+            self._log_handshake(101)
         elif kind == "websocket.close":
             code = message.get("code", 1000)
             reason = message.get("reason") or ""
@@ -181,6 +185,7 @@ class WebSocketCycle:
                 raise InvalidResponse(f"{kind} while the WebSocket is {state.value}")
             self.stream.deny_start(message.get("status"), message.get("headers", ()))
             self.state = State.DENYING
+            self._log_handshake(message["status"])
         elif kind == "websocket.http.response.body":
             if state is not State.DENYING:
                 raise InvalidResponse(f"{kind} before websocket.http.response.start")
@@ -195,7 +200,18 @@ class WebSocketCycle:
         else:
             raise InvalidResponse(f"unexpected ASGI message type {kind!r} in a websocket cycle")
 
+    def _log_handshake(self, status: int) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        scope = self.scope
+        client = scope["client"]
+        target = scope["raw_path"]
+        if scope["query_string"]:
+            target += b"?" + scope["query_string"]
+        log_websocket(f"{client[0]}:{client[1]}" if client else "-", target, status)
+
     def _deny(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self._log_handshake(status)
         self.state = State.DENYING
         self.handshake_done = True
         self.stream.deny_start(status, headers)
