@@ -659,3 +659,19 @@ def _read_to_eof(sock: socket.socket) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def test_limit_concurrency_answers_503_to_upgrades(serve_app: Serve) -> None:
+    server = serve_app(recording_app([]), limit_concurrency=1)
+
+    async def client() -> None:
+        async with connect(ws_url(server)) as first:
+            await first.send("hold")
+            await first.recv()
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(ws_url(server)):
+                    pass
+            assert info.value.response.status_code == 503
+            assert info.value.response.headers["Retry-After"] == "1"
+
+    run(client())

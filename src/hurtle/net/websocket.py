@@ -95,6 +95,15 @@ class WebSocketConnection(asyncio.Protocol):
             self._write_http(rejection.status, rejection.headers, rejection.body, False)
             self.transport.close()
             return
+        if self.state.over_capacity():
+            self._write_http(
+                503,
+                [(b"content-type", b"text/plain"), (b"retry-after", b"1")],
+                b"Service Unavailable\n",
+                False,
+            )
+            self.transport.close()
+            return
         self.state.active_requests += 1
         task = self.loop.create_task(self.cycle.run(self.state.app))
         self.state.tasks.add(task)
