@@ -192,11 +192,6 @@ def test_leading_whitespace_of_values_is_not_part_of_them() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open issue: trailing OWS is kept in the value (llhttp does not strip it and "
-    "H1Parser.on_header does not either; fixing it costs one rstrip per header)",
-)
 def test_trailing_whitespace_of_values_is_not_part_of_them() -> None:
     """RFC 9110 section 5.5: a field parsing implementation MUST exclude leading and trailing
     whitespace before evaluating the field value."""
@@ -784,11 +779,6 @@ def test_endless_header_line_is_rejected_without_unbounded_buffering(
     assert parser.feed(piece) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open issue: trailer fields after the last chunk are buffered by httptools "
-    "without any bound (the head-size cap only applies before the body)",
-)
 def test_endless_trailer_line_is_rejected_without_unbounded_buffering() -> None:
     """RFC 9112 section 7.1.2: the trailer section is a field section like the head and
     needs the same bound."""

@@ -127,14 +127,45 @@ Event = RequestReceived | BodyReceived | RequestEnded | RequestRejected
 
 
 class H1Limits:
-    __slots__ = ("max_header_bytes", "max_headers", "max_request_line")
+    """Bounds on what one request may make the parser hold or read (docs/security.md)."""
+
+    __slots__ = (
+        "max_body",
+        "max_chunk_header",
+        "max_header_bytes",
+        "max_headers",
+        "max_request_line",
+    )
 
     def __init__(
-        self, max_request_line: int = 8192, max_headers: int = 100, max_header_bytes: int = 16384
+        self,
+        max_request_line: int = 8192,
+        max_headers: int = 100,
+        max_header_bytes: int = 16384,
+        max_body: int | None = None,
+        max_chunk_header: int = 4096,
     ) -> None:
         self.max_request_line = max_request_line
         self.max_headers = max_headers
         self.max_header_bytes = max_header_bytes
+        self.max_body = max_body
+        self.max_chunk_header = max_chunk_header
+
+
+class _Section:
+    """A part of the stream that llhttp reads without a bound of its own."""
+
+    __slots__ = ("reason", "status")
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+
+
+_HEAD = _Section(431, "Request header fields too large")
+_CHUNK_HEADER = _Section(400, "Malformed request: chunk extensions too long")
+_TRAILERS = _Section(431, "Request trailer fields too large")
+_OWS = b" \t"
 
 
 class _Rejected(Exception):
@@ -147,14 +178,20 @@ class H1Parser:
     """Turns a byte stream from a client into request events (see module docstring)."""
 
     __slots__ = (
+        "_body_size",
+        "_body_total",
+        "_chunked",
+        "_epoch",
         "_events",
-        "_head_bytes",
         "_header_bytes",
         "_headers",
-        "_in_head",
         "_limits",
         "_max_head",
+        "_max_trailer",
+        "_metered",
         "_parser",
+        "_section",
+        "_section_cap",
         "_url",
         "stopped",
         "upgrade_data",
@@ -172,8 +209,16 @@ class H1Parser:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
-        self._in_head = False
-        self._head_bytes = 0
+        self._max_trailer = self._limits.max_header_bytes + 8192
+        self._chunked = False
+        self._body_size = 0  # Body bytes of the current request.
+        self._body_total = 0  # Body bytes ever parsed: what a feed held besides framing.
+        # The metered section (see _enter): the part of the stream that is not
+        # body and that llhttp reads without limit of its own.
+        self._section: _Section | None = None
+        self._section_cap = 0
+        self._metered = 0
+        self._epoch = 0
         self.stopped = False
         self.upgraded = False
         self.upgrade_data = b""
@@ -182,13 +227,9 @@ class H1Parser:
         """Parse `data`; return the events it completes (see module docstring)."""
         if self.stopped:
             return []
-        if self._in_head:
-            # Bytes that continue a head begun in an earlier feed. If that head
-            # ends in this feed the count no longer matters, and a head that
-            # begins in it counts from zero (on_message_begin), so pipelined
-            # requests are never over-counted; memory stays within the cap plus
-            # one read.
-            self._head_bytes += len(data)
+        section = self._section
+        epoch = self._epoch
+        body_before = self._body_total
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -205,8 +246,14 @@ class H1Parser:
         except httptools.HttpParserError as exc:
             self._reject(400, _describe(exc))
         else:
-            if self._in_head and self._head_bytes > self._max_head:
-                self._reject(431, "Request header fields too large")
+            if section is not None and self._epoch == epoch:
+                # The whole feed fell in one metered section (a section that
+                # begins or ends in a feed is not counted for it): bounded
+                # under-count, never an over-count, so a long pipeline in one
+                # read is never refused, and memory stays within cap + one read.
+                self._metered += len(data) - (self._body_total - body_before)
+                if self._metered > self._section_cap:
+                    self._reject(section.status, section.reason)
         events = self._events
         self._events = []
         return events
@@ -215,14 +262,26 @@ class H1Parser:
         self.stopped = True
         self._events.append(RequestRejected(status, reason))
 
+    def _enter(self, section: _Section | None, cap: int = 0) -> None:
+        self._epoch += 1
+        self._section = section
+        self._section_cap = cap
+        self._metered = 0
+
+    @property
+    def head_id(self) -> int | None:
+        """An id of the request head being read, None between heads (header timeout)."""
+        return self._epoch if self._section is _HEAD and not self.stopped else None
+
     # -- llhttp callbacks ---------------------------------------------------
 
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = []
         self._header_bytes = 0
-        self._in_head = True
-        self._head_bytes = 0
+        self._body_size = 0
+        self._chunked = False
+        self._enter(_HEAD, self._max_head)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -230,6 +289,10 @@ class H1Parser:
             raise _Rejected(414, "Request-URI too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in _OWS:
+            # RFC 9110 section 5.5: a field value has no trailing whitespace;
+            # llhttp drops the leading OWS only.
+            value = value.rstrip(b" \t")
         headers = self._headers
         headers.append((name.lower(), value))
         self._header_bytes += len(name) + len(value)
@@ -239,12 +302,19 @@ class H1Parser:
             raise _Rejected(431, "Request header fields too large")
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
         parser = self._parser
         expect_continue = False
         upgrade = None
+        hosts = 0
+        content_length = -1
         for name, value in self._headers:
-            if name == b"expect" and value.lower() == b"100-continue":
+            if name == b"host":
+                hosts += 1
+            elif name == b"content-length":
+                content_length = int(value)  # llhttp checked its syntax (RFC 9112 section 6.3)
+            elif name == b"transfer-encoding":
+                self._chunked = True  # llhttp refuses any final coding but chunked.
+            elif name == b"expect" and value.lower() == b"100-continue":
                 expect_continue = True
             elif name == b"upgrade":
                 upgrade = value
@@ -253,6 +323,13 @@ class H1Parser:
         if http_version not in ("1.1", "1.0"):
             # RFC 9112 section 2.3: this server speaks HTTP/1.x only.
             raise _Rejected(505, "HTTP version not supported")
+        if hosts > 1 or (hosts == 0 and http_version == "1.1"):
+            # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
+            raise _Rejected(400, "Malformed request: a request needs exactly one Host header")
+        max_body = self._limits.max_body
+        if max_body is not None and content_length > max_body:
+            # RFC 9110 section 15.5.14: refuse before a byte of the body is read.
+            raise _Rejected(413, "Content too large")
         if http_version == "1.0":
             # RFC 9110 section 10.1.1: a server ignores 100-continue from 1.0.
             expect_continue = False
@@ -271,11 +348,35 @@ class H1Parser:
         # 9110 section 6.5.1: never merge them into the header section, which
         # the event above already handed out; they go to a list that is dropped.
         self._headers = []
+        self._header_bytes = 0
+        if self._chunked:
+            self._enter(_CHUNK_HEADER, self._limits.max_chunk_header)
+        else:
+            self._enter(None)
+
+    def on_chunk_header(self) -> None:
+        # Chunk data follows (metered: only its CRLF is not body), or, after
+        # the last chunk, the trailer section (RFC 9112 section 7.1.2).
+        self._enter(_TRAILERS, self._max_trailer)
+
+    def on_chunk_complete(self) -> None:
+        # The next chunk's size line and extensions (RFC 9112 section 7.1.1).
+        self._enter(_CHUNK_HEADER, self._limits.max_chunk_header)
 
     def on_body(self, body: bytes) -> None:
+        size = len(body)
+        self._body_total += size
+        max_body = self._limits.max_body
+        if max_body is not None:
+            self._body_size += size
+            if self._body_size > max_body:
+                # A chunked body has no declared length: stop as soon as it
+                # is over the limit (RFC 9110 section 15.5.14).
+                raise _Rejected(413, "Content too large")
         self._events.append(BodyReceived(body))
 
     def on_message_complete(self) -> None:
+        self._enter(None)
         self._events.append(REQUEST_ENDED)
 
 
