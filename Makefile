@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck pytest docs clean conformance conformance-full
+.PHONY: demo test lint typecheck pytest docs clean conformance conformance-full bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,16 @@ conformance: $(VENV)/.installed-runtime
 
 conformance-full: $(VENV)/.installed-runtime
 	bash scripts/conformance.sh --full
+
+# Benchmarks against uvicorn, granian and hypercorn (benchmarks/harness.py). They make
+# their own venv, benchmarks/.venv-peers. `make bench` (~25 min) rewrites
+# docs/benchmarks.md and docs/benchmarks.png; `make bench-quick` (~1 min) only prints.
+# Pass options with BENCH_ARGS, e.g. BENCH_ARGS='--hurtle-src /tmp/bench-head/src'.
+bench:
+	$(PYTHON) benchmarks/harness.py $(BENCH_ARGS)
+
+bench-quick:
+	$(PYTHON) benchmarks/harness.py --quick $(BENCH_ARGS)
 
 docs: $(VENV)/.installed-runtime
 	$(BIN)/python -m hurtle.docgen > docs/configuration.md

@@ -1,4 +1,4 @@
-"""WebSocket echo throughput: hurtle against uvicorn, measured in the same run.
+"""WebSocket echo throughput, and the load client that `make bench` uses for its WebSocket row.
 
 Each server serves the same raw ASGI echo app (benchmarks/apps/ws_echo.py),
 pinned to CPU 0; the load client runs on CPU 1. The client keeps `--window`
@@ -10,8 +10,9 @@ does no WebSocket work at all, to show the client is not the bottleneck.
 
 Rounds are interleaved (hurtle, uvicorn, hurtle, uvicorn, ...) and the table
 shows medians. Only 127.0.0.1 is used; every run is bounded by --duration.
+Servers are started as benchmarks/servers.py says, under the peers' venv.
 
-    python benchmarks/ws_echo.py --rounds 5 --duration 5
+    python3 benchmarks/ws_echo.py --rounds 5 --duration 5
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from environment import REPO, check_cpus, check_hurtle_src, reexec_in_peers_venv
+from servers import HOST, RunningServer, ServerSetup, free_port, probe
+
 PAYLOAD = b"hurtle-benchmark-payload-32bytes"  # 32 bytes of text
 MASK = b"\x01\x02\x03\x04"
+SERVER_CPU, CLIENT_CPU = 0, 1
 
 
 def client_frame() -> bytes:
@@ -89,7 +92,21 @@ class EchoLoad(asyncio.Protocol):
             self.transport.write(self.batch if echoed == self.window else self.frame * echoed)
 
 
-async def measure(port: int, connections: int, window: int, duration: float) -> float:
+@dataclass(frozen=True)
+class EchoResult:
+    messages_per_second: float
+    client_cpu: float  # busy share of one CPU the client used in the measured window
+    server_cpu: float | None  # the same for the server, when its clock was given
+
+
+async def measure(
+    port: int,
+    connections: int,
+    window: int,
+    duration: float,
+    warmup: float,
+    server_clock: Callable[[], float] | None,
+) -> EchoResult:
     loop = asyncio.get_running_loop()
     counter = [0]
     transports = []
@@ -97,21 +114,38 @@ async def measure(port: int, connections: int, window: int, duration: float) -> 
     for _ in range(connections):
         ready: asyncio.Future[None] = loop.create_future()
         transport, _ = await loop.create_connection(
-            lambda ready=ready: EchoLoad(window, counter, ready), "127.0.0.1", port
+            functools.partial(EchoLoad, window, counter, ready), HOST, port
         )
         transports.append(transport)
         readies.append(ready)
-    await asyncio.wait_for(asyncio.gather(*readies), 10)
-    await asyncio.sleep(0.5)  # Warm up.
-    start_count, start = counter[0], time.perf_counter()
-    await asyncio.sleep(duration)
-    count, elapsed = counter[0] - start_count, time.perf_counter() - start
-    for transport in transports:
-        transport.abort()
-    return count / elapsed
+    try:
+        await asyncio.wait_for(asyncio.gather(*readies), 10)
+        await asyncio.sleep(warmup)
+        server_start = server_clock() if server_clock else 0.0
+        start_count, start, cpu_start = counter[0], time.perf_counter(), time.process_time()
+        await asyncio.sleep(duration)
+        count, elapsed = counter[0] - start_count, time.perf_counter() - start
+        client_busy = time.process_time() - cpu_start
+        server_busy = server_clock() - server_start if server_clock else None
+    finally:
+        for transport in transports:
+            transport.abort()
+    return EchoResult(
+        messages_per_second=count / elapsed,
+        client_cpu=client_busy / elapsed,
+        server_cpu=server_busy / elapsed if server_busy is not None else None,
+    )
 
 
-def run_client(port: int, args: argparse.Namespace) -> float:
+def run_client(
+    port: int,
+    connections: int,
+    window: int,
+    duration: float,
+    warmup: float = 0.5,
+    server_clock: Callable[[], float] | None = None,
+) -> EchoResult:
+    """Load the echo server on `port` from the calling process (pin it first)."""
     try:
         import uvloop
 
@@ -119,67 +153,7 @@ def run_client(port: int, args: argparse.Namespace) -> float:
     except ImportError:
         runner = asyncio.Runner()
     with runner:
-        return runner.run(measure(port, args.connections, args.window, args.duration))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-def server_command(name: str, port: int, args: argparse.Namespace) -> list[str]:
-    app_dir = str(HERE / "apps")
-    if name == "hurtle":
-        python = sys.executable
-        return [
-            python, "-m", "hurtle", "ws_echo:app", "--app-dir", app_dir, "--port", str(port),
-            "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0",
-        ]  # fmt: skip
-    if name.startswith("uvicorn"):
-        # "uvicorn" is its default WebSocket stack (--ws auto); "uvicorn-sansio"
-        # its newer one on the same sans-I/O core as hurtle.
-        ws = "websockets-sansio" if name == "uvicorn-sansio" else "auto"
-        python = str(args.peers_python)
-        return [
-            python, "-m", "uvicorn", "ws_echo:app", "--app-dir", app_dir, "--port", str(port),
-            "--no-access-log", "--log-level", "warning", "--ws", ws,
-            "--ws-ping-interval", "0", "--loop", "uvloop", "--http", "httptools",
-        ]  # fmt: skip
-    raise ValueError(name)
-
-
-def pinned(command: list[str], cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu), *command] if shutil.which("taskset") else command
-
-
-def one_round(name: str, args: argparse.Namespace) -> float:
-    port = free_port()
-    server = subprocess.Popen(pinned(server_command(name, port, args), 0))
-    try:
-        wait_port(port)
-        if hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, {1})
-        return run_client(port, args)
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        return runner.run(measure(port, connections, window, duration, warmup, server_clock))
 
 
 class _TrivialEcho(asyncio.Protocol):
@@ -196,29 +170,48 @@ class _TrivialEcho(asyncio.Protocol):
         if not self.open:
             if b"\r\n\r\n" in data:
                 self.open = True
-                self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+                if b"Upgrade: websocket" in data:
+                    self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
+                else:  # The harness's readiness probe.
+                    self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             return
         self.pending += len(data)
         frames, self.pending = divmod(self.pending, self.frame_size)
         self.transport.write(self.reply * frames)
 
 
-def self_test(args: argparse.Namespace) -> float:
+def _serve_trivial_echo(port: int, cpu: int, lifetime: float) -> None:  # pragma: no cover
+    os.sched_setaffinity(0, {cpu})
+    loop: asyncio.AbstractEventLoop
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(_TrivialEcho, HOST, port))
+    loop.call_later(lifetime, loop.stop)
+    loop.run_forever()
+    server.close()
+
+
+def self_test(
+    connections: int, window: int, duration: float, server_cpu: int, client_cpu: int
+) -> float:
     """The client against a trivial echo on the other CPU: the client's own ceiling."""
     port = free_port()
     child = os.fork()
     if child == 0:  # pragma: no cover - the echo process
-        os.sched_setaffinity(0, {0})
-        loop = asyncio.new_event_loop()
-        server = loop.run_until_complete(loop.create_server(_TrivialEcho, "127.0.0.1", port))
-        loop.call_later(args.duration + 15, loop.stop)
-        loop.run_forever()
-        server.close()
-        os._exit(0)
+        try:
+            _serve_trivial_echo(port, server_cpu, duration + 30)
+        finally:
+            os._exit(0)
     try:
-        wait_port(port)
-        os.sched_setaffinity(0, {1})
-        return run_client(port, args)
+        deadline = time.monotonic() + 15
+        while not probe(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.sched_setaffinity(0, {client_cpu})
+        return run_client(port, connections, window, duration).messages_per_second
     finally:
         os.kill(child, 15)
         os.waitpid(child, 0)
@@ -234,21 +227,32 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--servers", default="hurtle,uvicorn,uvicorn-sansio")
     parser.add_argument(
-        "--peers-python",
-        type=Path,
-        default=HERE / ".venv-peers" / "bin" / "python",
-        help="a Python with uvicorn[standard] installed",
+        "--hurtle-src", type=Path, default=REPO / "src", help="where hurtle is imported from"
     )
     parser.add_argument("--self-test", action="store_true", help="also measure the client alone")
     args = parser.parse_args()
+    hurtle_src = args.hurtle_src.resolve()
+    reexec_in_peers_venv(hurtle_src)
+    check_cpus(SERVER_CPU, CLIENT_CPU)
+    check_hurtle_src(hurtle_src)
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    setup = ServerSetup(hurtle_src, SERVER_CPU)
     names = args.servers.split(",")
     results: dict[str, list[float]] = {name: [] for name in names}
     for round_number in range(1, args.rounds + 1):
         for name in names:
-            rate = one_round(name, args)
-            results[name].append(rate)
-            print(f"round {round_number}: {name:8s} {rate:10.0f} messages/s", file=sys.stderr)
-    client_ceiling = self_test(args) if args.self_test else None
+            with RunningServer(setup, name, "ws_echo:app") as server:
+                echo = run_client(server.port, args.connections, args.window, args.duration)
+            results[name].append(echo.messages_per_second)
+            print(
+                f"round {round_number}: {name:8s} {echo.messages_per_second:10.0f} messages/s",
+                file=sys.stderr,
+            )
+    client_ceiling = (
+        self_test(args.connections, args.window, args.duration, SERVER_CPU, CLIENT_CPU)
+        if args.self_test
+        else None
+    )
     base = statistics.median(results["uvicorn"]) if "uvicorn" in names else None
     print(
         f"\n{args.connections} connections x {args.window} messages in flight, "

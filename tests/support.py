@@ -30,18 +30,30 @@ class ServerProcess:
     """`python -m hurtle ...` in a subprocess; stderr is collected in `lines`."""
 
     def __init__(
-        self, args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+        self,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        *,
+        command: list[str] | None = None,
+        pass_fds: tuple[int, ...] = (),
+        new_session: bool = False,
     ) -> None:
+        """`command` replaces `python -m hurtle` (a launcher that execs it, say);
+        `new_session` puts it in a process group of its own, so that a test can
+        signal the whole group (a supervisor and its workers)."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), full_env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hurtle", *args],
+            [*(command or [sys.executable, "-m", "hurtle"]), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=full_env,
             cwd=str(cwd or TESTS_DIR),
             text=True,
             errors="replace",
+            pass_fds=pass_fds,
+            start_new_session=new_session,
         )
         self.lines: list[str] = []
         self._url: str | None = None

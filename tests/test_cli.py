@@ -142,7 +142,7 @@ def test_bad_environment_value(tmp_path: Path, variable: str, value: str, expect
     [
         ('port = "abc"\n', "port: expected an integer from 0 to 65535, got 'abc'"),
         ('lifespan = "maybe"\n', "lifespan: expected one of 'auto', 'on', 'off'"),
-        ("workers = 4\n", "workers: unknown option"),
+        ("wrokers = 4\n", "wrokers: unknown option"),
         ("port = = 1\n", "cannot read it"),
     ],
 )

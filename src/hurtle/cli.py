@@ -18,8 +18,10 @@ _GROUP_TITLES = {
     "socket": "sockets",
     "tls": "TLS",
     "http": "HTTP",
+    "proxy": "proxies",
     "websocket": "WebSocket",
     "timeouts": "timeouts",
+    "processes": "processes",
     "logging": "logging",
     "meta": "configuration",
 }
@@ -46,12 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         if opt.name == "app":
             parser.add_argument("app", nargs="?", metavar="APP", help=opt.help)
             continue
-        groups[opt.group].add_argument(opt.flag, **_argument_spec(opt))
+        groups[opt.group].add_argument(opt.flag, *opt.aliases, **_argument_spec(opt))
     return parser
 
 
 def _argument_spec(opt: Option) -> dict[str, Any]:
-    help_text = opt.help + f" [env {opt.env_var}; default: {_show_default(opt)}]"
+    env = opt.env_var + (f", else {opt.fallback_env}" if opt.fallback_env else "")
+    help_text = opt.help + f" [env {env}; default: {_show_default(opt)}]"
     if opt.is_bool:
         return {"action": argparse.BooleanOptionalAction, "dest": opt.name, "help": help_text}
     spec: dict[str, Any] = {"dest": opt.name, "help": help_text}

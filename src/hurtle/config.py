@@ -5,7 +5,8 @@ The command line (cli.py), the ``HURTLE_*`` environment variables, the TOML
 file and docs/configuration.md are all generated from these declarations, so
 an option cannot be spelled differently in two places.
 
-Precedence when loading: flag > environment > file > default.
+Precedence when loading: flag > environment > file > foreign fallback variable
+(WEB_CONCURRENCY for --workers, FORWARDED_ALLOW_IPS for --forwarded-allow-ips) > default.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ LifespanMode = Literal["auto", "on", "off"]
 InterfaceName = Literal["auto", "asgi3", "asgi2", "wsgi"]
 WebSocketMode = Literal["auto", "websockets", "none"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+ProxyHeadersStyle = Literal["x-forwarded", "forwarded"]
 
 
 class ConfigError(ValueError):
@@ -50,8 +52,15 @@ def option(
     metavar: str | None = None,
     short: str | None = None,
     cli: bool = True,
+    aliases: tuple[str, ...] = (),
+    fallback_env: str | None = None,
 ) -> Any:
-    """Declare one option: the single place where its default and help live."""
+    """Declare one option: the single place where its default and help live.
+
+    `aliases` are further flags for it (another server's spelling);
+    `fallback_env` is a foreign environment variable read only when no flag,
+    HURTLE_* variable or file sets the option (e.g. WEB_CONCURRENCY).
+    """
     meta = {
         "help": help,
         "group": group,
@@ -60,6 +69,8 @@ def option(
         "metavar": metavar,
         "short": short,
         "cli": cli,
+        "aliases": aliases,
+        "fallback_env": fallback_env,
     }
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -152,6 +163,12 @@ class Config:
         group="socket",
         minimum=1,
     )
+    reuse_port: bool = option(
+        False,
+        "With --workers: each worker binds its own socket with SO_REUSEPORT and the kernel "
+        "spreads connections over them, instead of all workers sharing one socket (TCP only).",
+        group="socket",
+    )
     loop: LoopName = option(
         "auto",
         "Event loop: 'auto' uses uvloop when it is installed, else asyncio.",
@@ -224,6 +241,20 @@ class Config:
         group="http",
         minimum=256,
     )
+    limit_request_body: int | None = option(
+        None,
+        "Largest request body in bytes; larger gets 413, refused from its Content-Length "
+        "or, for a chunked body, as soon as it crosses the limit ('none': no limit).",
+        group="http",
+        minimum=0,
+        metavar="BYTES",
+    )
+    limit_requests_per_connection: int | None = option(
+        10000,
+        "Close a keep-alive connection after this many requests ('none': no limit).",
+        group="http",
+        minimum=1,
+    )
 
     # -- WebSocket ---------------------------------------------------------
     ws: WebSocketMode = option(
@@ -275,6 +306,31 @@ class Config:
         minimum=0,
         metavar="SECONDS",
     )
+    timeout_request_header: float = option(
+        10.0,
+        "A request whose headers are not complete this many seconds after their first byte "
+        "gets 408 and the connection is closed (slowloris). The clock starts again for "
+        "each request on a keep-alive connection.",
+        group="timeouts",
+        minimum=0.001,
+        metavar="SECONDS",
+    )
+    timeout_request_body: float = option(
+        30.0,
+        "Close a connection whose request body stalls: no byte for this many seconds while "
+        "the app waits for more. The app gets http.disconnect.",
+        group="timeouts",
+        minimum=0.001,
+        metavar="SECONDS",
+    )
+    timeout_write: float = option(
+        30.0,
+        "Close a connection whose client stops reading the response: the write buffer stays "
+        "full this many seconds. The app's send raises ClientDisconnected (an OSError).",
+        group="timeouts",
+        minimum=0.001,
+        metavar="SECONDS",
+    )
     timeout_graceful_shutdown: float = option(
         30.0,
         "On shutdown, give in-flight requests this many seconds to finish before they are "
@@ -282,6 +338,129 @@ class Config:
         group="timeouts",
         minimum=0,
         metavar="SECONDS",
+    )
+
+    # -- processes ---------------------------------------------------------
+    workers: int = option(
+        1,
+        "Number of worker processes. 1 serves from this one process; 2 or more start a "
+        "supervisor that shares the listening sockets with the workers, replaces a worker "
+        "that dies or hangs, and restarts them one at a time on SIGHUP.",
+        group="processes",
+        minimum=1,
+        metavar="N",
+        fallback_env="WEB_CONCURRENCY",
+    )
+    reload: bool = option(
+        False,
+        "Development: restart the workers when a watched file changes. Works with "
+        "--workers; an import or syntax error is printed and the next change retries.",
+        group="processes",
+    )
+    reload_dir: list[str] = option(
+        [],
+        "A directory to watch with --reload (default: the current directory). Repeat the "
+        "flag for several directories.",
+        group="processes",
+        metavar="DIR",
+    )
+    reload_include: list[str] = option(
+        ["*.py"],
+        "With --reload, restart only for files matching one of these globs (a glob with '/' "
+        "is matched against the end of the path). Repeat the flag for several globs; giving "
+        "it replaces the default.",
+        group="processes",
+        metavar="GLOB",
+    )
+    reload_exclude: list[str] = option(
+        [".*", "*~"],
+        "With --reload, ignore files matching one of these globs, and everything below a "
+        "directory that matches (Python caches, version control and node_modules are always "
+        "ignored). Repeat the flag for several globs; giving it replaces the default.",
+        group="processes",
+        metavar="GLOB",
+    )
+    max_requests: int | None = option(
+        None,
+        "Replace a worker gracefully after it has served this many requests (a new worker "
+        "starts first). Starts the supervisor even with one worker.",
+        group="processes",
+        minimum=1,
+        metavar="N",
+        aliases=("--limit-max-requests",),
+    )
+    max_requests_jitter: int = option(
+        0,
+        "Add a random 0..N to --max-requests for each worker, so that workers are not all "
+        "replaced at the same time.",
+        group="processes",
+        minimum=0,
+        metavar="N",
+    )
+    timeout_worker_healthcheck: float = option(
+        30.0,
+        "A worker whose event loop does not answer the supervisor's heartbeat for this many "
+        "seconds has its Python stack dumped to the log and is killed and replaced; 0 turns "
+        "the check off.",
+        group="processes",
+        minimum=0,
+        metavar="SECONDS",
+    )
+    timeout_worker_startup: float = option(
+        60.0,
+        "A worker that is not serving this many seconds after it started (import and "
+        "lifespan startup) has its stack dumped and is killed; it counts as a start-up failure.",
+        group="processes",
+        minimum=1,
+        metavar="SECONDS",
+    )
+    pid: str | None = option(
+        None,
+        "Write the process id of the server (the supervisor when there is one) to this file, "
+        "and remove it on exit.",
+        group="processes",
+        metavar="FILE",
+    )
+
+    # -- proxies (docs/security.md, "Proxies") --------------------------------
+    proxy_headers: bool = option(
+        True,
+        "Believe what a trusted proxy (see --forwarded-allow-ips) says in its headers about "
+        "the client's address and scheme: X-Forwarded-For and X-Forwarded-Proto, or Forwarded "
+        "with --proxy-headers-style forwarded. Other peers' proxy headers are ignored.",
+        group="proxy",
+    )
+    forwarded_allow_ips: list[str] = option(
+        ["127.0.0.1"],
+        "The peers trusted as proxies, for --proxy-headers and --proxy-protocol: IP addresses "
+        "and networks (CIDR, e.g. 10.0.0.0/8), 'unix' for peers on a Unix socket, '*' for "
+        "every peer. Comma-separated, or the flag repeated.",
+        group="proxy",
+        metavar="ADDRESSES",
+        fallback_env="FORWARDED_ALLOW_IPS",
+    )
+    proxy_headers_style: ProxyHeadersStyle = option(
+        "x-forwarded",
+        "The headers your proxy sets, and the only ones read: 'x-forwarded' "
+        "(X-Forwarded-For, -Proto, -Host) or 'forwarded' (RFC 7239). Never both: a proxy that "
+        "sets one kind usually passes the other on from the client unchanged.",
+        group="proxy",
+    )
+    forwarded_host: bool = option(
+        False,
+        "With --proxy-headers, also take the request's host from a trusted proxy's "
+        "X-Forwarded-Host (or Forwarded host=): the app sees it as the Host header. Only for "
+        "a proxy that sets or removes that header: one that passes the client's own on "
+        "lets the client choose the host the app builds links with.",
+        group="proxy",
+    )
+    proxy_protocol: bool = option(
+        False,
+        "Every connection must start with a PROXY protocol header (version 1 or 2, as sent "
+        "by HAProxy's send-proxy or a cloud load balancer); the client's and server's "
+        "addresses are taken from it. Connections from peers not in --forwarded-allow-ips, "
+        "and malformed headers, are closed. Cannot be combined with TLS.",
+        group="proxy",
     )
 
     # -- logging -----------------------------------------------------------
@@ -310,6 +489,13 @@ class Config:
     def __post_init__(self) -> None:
         for opt in options():
             opt.check(getattr(self, opt.name), opt.flag)
+        if self.proxy_protocol and self.is_tls:
+            # The PROXY header comes before the TLS handshake, which asyncio's
+            # TLS transport starts before any byte reaches hurtle.
+            raise ConfigError(
+                "--proxy-protocol",
+                "cannot be combined with TLS (--ssl-certfile): terminate TLS at the proxy",
+            )
 
     @property
     def is_tls(self) -> bool:
@@ -344,6 +530,8 @@ class Option:
     metavar: str | None
     short: str | None
     cli: bool
+    aliases: tuple[str, ...] = ()
+    fallback_env: str | None = None
 
     @property
     def flag(self) -> str:
@@ -458,6 +646,8 @@ class Option:
             )
         if not ok:
             raise ConfigError(source, f"expected {self.describe()}, got {value!r}")
+        if self.name == "forwarded_allow_ips":
+            _check_allow_ips(value, source)
         if self.name == "header":
             for item in value:
                 _check_header_option(item, source)
@@ -475,6 +665,15 @@ def _check_header_option(item: str, source: str) -> None:
         )
     if any(c in name for c in ' \t()<>@,;\\"/[]?={}'):
         raise ConfigError(source, f"header name {name.strip()!r} is not a valid HTTP token")
+
+
+def _check_allow_ips(entries: list[str], source: str) -> None:
+    from hurtle.wire.forwarded import TrustedPeers
+
+    try:
+        TrustedPeers(entries)
+    except ValueError as exc:
+        raise ConfigError(source, str(exc)) from None
 
 
 def _num(value: float) -> str:
@@ -517,6 +716,8 @@ def options() -> tuple[Option, ...]:
                     metavar=f.metadata["metavar"],
                     short=f.metadata["short"],
                     cli=f.metadata["cli"],
+                    aliases=f.metadata["aliases"],
+                    fallback_env=f.metadata["fallback_env"],
                 )
             )
         _OPTIONS = tuple(result)
@@ -528,7 +729,8 @@ def options_by_name() -> dict[str, Option]:
 
 
 # --------------------------------------------------------------------------
-# Loading: defaults < file < environment < flags (or keyword arguments).
+# Loading: defaults < fallback variables < file < environment < flags (or keyword
+# arguments).
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -539,6 +741,18 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             value = opt.parse(environ[opt.env_var], opt.env_var)
             # Checked here so that an error names the variable, not the flag.
             opt.check(value, opt.env_var)
+            values[opt.name] = value
+    return values
+
+
+def from_fallback_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Options set through foreign variables (WEB_CONCURRENCY): the layer above defaults."""
+    values: dict[str, Any] = {}
+    for opt in options():
+        name = opt.fallback_env
+        if name is not None and environ.get(name, "").strip():
+            value = opt.parse(environ[name], name)
+            opt.check(value, name)
             values[opt.name] = value
     return values
 
@@ -602,7 +816,7 @@ def load_config(
     cwd: Path | None = None,
     load_env_file: Callable[[str], None] | None = None,
 ) -> Config:
-    """Combine the layers: flags > environment > file > defaults.
+    """Combine the layers: flags > environment > file > fallback variables > defaults.
 
     `load_env_file` is called with --env-file (from whichever layer set it)
     before the environment layer is read, so the dotenv file can set
@@ -620,7 +834,7 @@ def load_config(
     if env_file and load_env_file is not None:
         load_env_file(env_file)
     env_values = from_environment(env)
-    values = merge([file_values, env_values, flags])
+    values = merge([from_fallback_environment(env), file_values, env_values, flags])
     if found:
         values.setdefault("config", str(found[0]))
     return Config(**values)

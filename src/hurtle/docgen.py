@@ -77,7 +77,7 @@ def _render_option(opt: Option) -> list[str]:
         opt.help,
         "",
         f"- Command line: {_command_line(opt)}",
-        f"- Environment: `{opt.env_var}`",
+        f"- Environment: {_environment(opt)}",
         f"- TOML key: {_toml_key(opt)}",
         f"- Accepts: {opt.describe()}{', or unset' if opt.optional else ''}",
         f"- Default: {_default(opt)}",
@@ -102,7 +102,19 @@ def _command_line(opt: Option) -> str:
     usage = f"`{opt.flag} {metavar}`"
     if opt.is_list:
         usage += ", repeated for each item"
+    for alias in opt.aliases:
+        usage += f" (also `{alias} {metavar}`)"
     return usage
+
+
+def _environment(opt: Option) -> str:
+    text = f"`{opt.env_var}`"
+    if opt.fallback_env:
+        text += (
+            f"; `{opt.fallback_env}` is read too, but below every other setting "
+            "(flag, variable, file)"
+        )
+    return text
 
 
 def _toml_key(opt: Option) -> str:

@@ -9,6 +9,16 @@ shutdown then: stop accepting; close idle keep-alive connections; let
 in-flight requests finish (their connections close after the response) for
 up to `timeout_graceful_shutdown` seconds; cancel what is left; run lifespan
 shutdown. A second SIGINT skips the wait.
+
+A worker being replaced while other workers serve (`shutdown(linger=True)`)
+drains more gently: idle keep-alive connections are not closed at once but
+left to their next request, answered with `connection: close`, or to their
+keep-alive timeout. A client never sees a connection closed under a request
+it is sending, which closing idle connections at once would risk (RFC 9112
+section 9.3.1: a close can cross a request in flight).
+
+Many processes (workers, the supervisor) are the job of hurtle.supervise;
+`run_config` hands over to it when the config asks for them.
 """
 
 from __future__ import annotations
@@ -22,6 +32,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from hurtle.asgi.interface import InterfaceError
+from hurtle.asgi.interface import adapt as adapt_interface
 from hurtle.asgi.lifespan import Lifespan, LifespanFailed
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config, ConfigError
@@ -29,6 +41,7 @@ from hurtle.importer import AppImportError, load_app
 from hurtle.logs import LogConfigError, configure_logging, error_log
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
+from hurtle.net.proxy import connection_factory
 from hurtle.net.state import ServerState
 
 __all__ = ["EXIT_STARTUP_FAILED", "Server", "StartupError", "run", "run_config", "serve"]
@@ -67,12 +80,22 @@ class Server:
         self.state: ServerState | None = None
         self._exit = asyncio.Event()
         self._force = asyncio.Event()
+        self._linger = False
         self._signals = 0
 
     # -- control -------------------------------------------------------------
 
-    def shutdown(self, force: bool = False) -> None:
-        """Ask for a graceful stop (or, with force, a stop without waiting)."""
+    def shutdown(self, force: bool = False, *, linger: bool = False) -> None:
+        """Ask for a graceful stop (or, with force, a stop without waiting).
+
+        `linger`: leave idle keep-alive connections to their next request or
+        their keep-alive timeout instead of closing them at once (see the
+        module docstring); for a worker that other workers stand in for.
+        """
+        if linger and not self._exit.is_set():
+            self._linger = True
+        elif not linger:
+            self._linger = False  # A plain stop cuts a lingering drain short.
         self._exit.set()
         if force:
             self._force.set()
@@ -88,16 +111,25 @@ class Server:
 
     # -- serving -------------------------------------------------------------
 
-    async def serve(self, install_signal_handlers: bool | None = None) -> None:
-        """Serve until shutdown. Raises StartupError if serving cannot start."""
+    async def serve(
+        self,
+        install_signal_handlers: bool | None = None,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
+        """Serve until shutdown. Raises StartupError if serving cannot start.
+
+        `sockets`: listening sockets bound by someone else (a supervisor);
+        without them the server binds its own from the config.
+        """
         config = self.config
         loop = asyncio.get_running_loop()
         app = self._load_app()
         try:
             ssl_context = create_ssl_context(config)
-            self.sockets = bind_sockets(config)
+            self.sockets = sockets if sockets is not None else bind_sockets(config)
         except BindError as exc:
             raise StartupError(str(exc), EXIT_ERROR) from None
+        owns_sockets = sockets is None
         state = self.state = ServerState(config, app, loop)
         lifespan = Lifespan(app, config.lifespan)
         state.lifespan_state = lifespan.state
@@ -115,7 +147,7 @@ class Server:
             for sock in self.sockets:
                 servers.append(
                     await loop.create_server(
-                        lambda: H1Connection(state),
+                        connection_factory(state, H1Connection),
                         sock=sock,
                         ssl=ssl_context,
                         backlog=config.backlog,
@@ -134,7 +166,7 @@ class Server:
             state.stop_ticking()
             for sig in handled:
                 loop.remove_signal_handler(sig)
-            if config.uds and self.sockets:
+            if config.uds and self.sockets and owns_sockets:
                 _remove_socket_file(config.uds)
             for sock in self.sockets:
                 sock.close()
@@ -142,10 +174,18 @@ class Server:
     def _load_app(self) -> ASGIApp:
         config = self.config
         try:
-            app: ASGIApp = load_app(
+            loaded = load_app(
                 self.app_spec, factory=config.factory, app_dir=os.path.abspath(config.app_dir)
             )
-        except AppImportError as exc:
+            # Once, here: a WSGI or ASGI 2 app is wrapped into ASGI 3, and an
+            # ASGI 3 app is served as it is, with no per-request cost.
+            app = adapt_interface(
+                loaded,
+                config.interface,
+                wsgi_threads=config.wsgi_threads,
+                multiprocess=config.workers > 1,
+            )
+        except (AppImportError, InterfaceError) as exc:
             raise StartupError(str(exc), EXIT_ERROR) from exc
         return app
 
@@ -161,19 +201,23 @@ class Server:
 
     async def _drain(self, servers: list[asyncio.Server], state: ServerState) -> None:
         state.shutting_down = True
+        await _stop_accepting(servers)
         for server in servers:
             server.close()
+        loop = asyncio.get_running_loop()
+        timeout = self.config.timeout_graceful_shutdown
+        deadline = loop.time() + timeout
+        if self._linger:
+            # A connection accepted just before close() is made a loop
+            # iteration or two later; let it arrive so it lingers too. Then
+            # every idle connection has closed itself after its keep-alive
+            # timeout, or been used and closed after that response.
+            await asyncio.sleep(0.05)
+            linger_end = min(deadline, loop.time() + self.config.timeout_keep_alive + 0.1)
+            await self._wait_for_connections(state, linger_end, lingering=True)
         for connection in list(state.connections):
             connection.shutdown()
-        timeout = self.config.timeout_graceful_shutdown
-        deadline = asyncio.get_running_loop().time() + timeout
-        while state.connections or state.tasks:
-            if self._force.is_set() or asyncio.get_running_loop().time() >= deadline:
-                break
-            try:
-                await asyncio.wait_for(self._force.wait(), 0.05)
-            except TimeoutError:
-                pass
+        await self._wait_for_connections(state, deadline)
         if state.connections or state.tasks:
             error_log.warning(
                 "%d request(s) still running after the graceful shutdown: cancelling them",
@@ -185,6 +229,40 @@ class Server:
                 connection.abort()
             if state.tasks:
                 await asyncio.wait(list(state.tasks), timeout=1.0)
+
+    async def _wait_for_connections(
+        self, state: ServerState, deadline: float, lingering: bool = False
+    ) -> None:
+        """Until every connection and request has ended, the deadline, or a forced stop."""
+        loop = asyncio.get_running_loop()
+        while state.connections or state.tasks:
+            if self._force.is_set() or loop.time() >= deadline:
+                break
+            if lingering and not self._linger:
+                break
+            try:
+                await asyncio.wait_for(self._force.wait(), 0.05)
+            except TimeoutError:
+                pass
+
+
+async def _stop_accepting(servers: list[asyncio.Server]) -> None:
+    """Stop accepting, then let connections accepted a moment ago reach their protocol.
+
+    asyncio's selector loop accepts in a reader callback and builds the
+    transport in a task one iteration later; a Server.close() in between
+    drops that connection unanswered (and on Python 3.13.0 leaks its
+    transport). Removing the reader first and yielding closes the gap.
+    uvloop builds the transport as it accepts and needs none of this.
+    """
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop):
+        return
+    for server in servers:
+        for sock in server.sockets:
+            loop.remove_reader(sock.fileno())
+    for _ in range(3):
+        await asyncio.sleep(0)
 
 
 def _remove_socket_file(path: str) -> None:
@@ -230,10 +308,17 @@ def run_config(config: Config, app: Any = None) -> int:
     except ConfigError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from hurtle.supervise import PidFileError, needs_supervisor, pid_file, supervise
+
+    if needs_supervisor(config):
+        return supervise(config, app)
     server = Server(app, config)
     try:
-        with asyncio.Runner(loop_factory=factory) as runner:
+        with pid_file(config.pid), asyncio.Runner(loop_factory=factory) as runner:
             runner.run(server.serve())
+    except PidFileError as exc:
+        print(f"hurtle: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except StartupError as exc:
         if exc.__cause__ is not None and config.log_level in ("debug", "trace"):
             error_log.debug("details:", exc_info=exc.__cause__)

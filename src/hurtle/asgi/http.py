@@ -117,6 +117,11 @@ class HTTPCycle:
         self._wake()
         return self._body_size > BODY_HIGH_WATER
 
+    @property
+    def body_buffer_full(self) -> bool:
+        """True while more than BODY_HIGH_WATER bytes of body wait for the app."""
+        return self._body_size > BODY_HIGH_WATER
+
     def feed_end(self) -> None:
         self.request_ended = True
         self._wake()
@@ -178,6 +183,10 @@ class HTTPCycle:
             self.bytes_sent += len(body)
             if not more_body:
                 self.response_complete = True
+                # A receive() already waiting returns http.disconnect now
+                # (www.rst: receive after the response was sent). Apps that
+                # listen for disconnect while streaming (Litestar) end here.
+                self._wake()
             self.head_written = True
             self.stream.send_body(body, more_body)
             paused = self.stream.write_paused()

@@ -37,6 +37,7 @@ from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Message, Receive, Scope, Send
 from hurtle.logs import log_safe
 from hurtle.net.listen import tls_extension
+from hurtle.net.proxy import ProxySettings
 from hurtle.net.state import ServerState
 from hurtle.net.websocket import WebSocketConnection
 from hurtle.wire.h1 import (
@@ -55,6 +56,7 @@ __all__ = ["H1Connection"]
 error_log = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LINGER = 2.0  # Seconds to drain a client's input after an error response.
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
@@ -68,6 +70,8 @@ class H1Connection(asyncio.Protocol):
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
         self.extensions: dict[str, Any] = {}
+        # Set when the peer is a trusted proxy and --proxy-headers is on (net/proxy.py).
+        self.forwarded: ProxySettings | None = None
         self.reading: HTTPCycle | None = None
         self.responding: HTTPCycle | None = None
         self.response: H1Response | None = None
@@ -77,6 +81,16 @@ class H1Connection(asyncio.Protocol):
         self._read_paused = False
         self._write_waiter: asyncio.Future[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        # Timeouts against slow clients (docs/security.md): the head being read
+        # (its parser id, so a new head restarts the clock), a stalled body, a
+        # client that does not read what it asked for.
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._timed_head: int | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._body_activity = 0.0
+        self._write_timer: asyncio.TimerHandle | None = None
+        self._requests = 0
+        self._lingering = False
         self._closing = False
 
     # -- asyncio.Protocol ----------------------------------------------------
@@ -98,19 +112,35 @@ class H1Connection(asyncio.Protocol):
         if ssl_object is not None:
             self.scheme = "https"
             self.extensions = {"tls": tls_extension(ssl_object)}
+        proxy = self.state.proxy
+        if proxy is not None:
+            self.forwarded = proxy.headers_from(self.client, isinstance(sock, str | bytes))
         self._arm_idle_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # After an error response: dropped (see _linger_close).
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._dispatch(self.parser.feed(data))
+        parser = self.parser
+        self._dispatch(parser.feed(data))
+        head = parser.head_id
+        if head != self._timed_head:
+            self._time_head(head)
+        if self.reading is not None:
+            self._body_activity = self.loop.time()
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_later(
+                    self.state.config.timeout_request_body, self._on_body_timeout
+                )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        for timer in (self._idle_timer, self._header_timer, self._body_timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._header_timer = self._body_timer = self._write_timer = None
         for cycle in (self.reading, self.responding):
             if cycle is not None:
                 cycle.feed_disconnect()
@@ -122,8 +152,15 @@ class H1Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         if self._write_waiter is None or self._write_waiter.done():
             self._write_waiter = self.loop.create_future()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(
+                self.state.config.timeout_write, self._on_write_timeout
+            )
 
     def resume_writing(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         waiter = self._write_waiter
         self._write_waiter = None
         if waiter is not None and not waiter.done():
@@ -156,6 +193,9 @@ class H1Connection(asyncio.Protocol):
                 cycle = self.reading
                 assert cycle is not None
                 self.reading = None
+                if self._body_timer is not None:
+                    self._body_timer.cancel()
+                    self._body_timer = None
                 cycle.feed_end()
                 if self.responding is None:
                     self._after_response()
@@ -187,6 +227,8 @@ class H1Connection(asyncio.Protocol):
             "state": state.lifespan_state.copy(),
             "extensions": self.extensions,
         }
+        if self.forwarded is not None:
+            self.forwarded.apply(scope)
         cycle = HTTPCycle(
             scope,
             self,
@@ -195,6 +237,7 @@ class H1Connection(asyncio.Protocol):
         )
         self.reading = self.responding = cycle
         self._request = event
+        self._requests += 1
         app = _service_unavailable if state.over_capacity() else state.app
         state.active_requests += 1
         state.total_requests += 1
@@ -225,6 +268,8 @@ class H1Connection(asyncio.Protocol):
             "state": state.lifespan_state.copy(),
             "extensions": extensions,
         }
+        if self.forwarded is not None:
+            self.forwarded.apply(scope)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -258,7 +303,27 @@ class H1Connection(asyncio.Protocol):
             response.head(body, False, "1.1", self.state.default_block) + response.body(body, False)
         )
         self.reading = self.responding = self.response = None
-        self._close()
+        self._linger_close()
+
+    def _linger_close(self) -> None:
+        """Close after an error response without losing it (RFC 9112 section 9.6).
+
+        Closing a socket with unread input makes the kernel send a reset, and
+        a reset can destroy the response before the client reads it. So: send
+        FIN after the response, read and drop what the client still sends, and
+        close when it closes too, or after _LINGER seconds.
+        """
+        transport = self.transport
+        assert transport is not None
+        self._lingering = True
+        if self._read_paused:
+            self._read_paused = False
+            transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+            self.loop.call_later(_LINGER, self._close)
+        else:
+            self._close()
 
     # -- ResponseStream, for the cycle ----------------------------------------
 
@@ -269,11 +334,13 @@ class H1Connection(asyncio.Protocol):
     def start_response(self, status: object, headers: Any) -> None:
         request = self._request
         assert request is not None
+        limit = self.state.config.limit_requests_per_connection
         keep_alive = (
             request.keep_alive
             and not self.parser.upgraded
             and not self._closing
             and not self.state.shutting_down
+            and (limit is None or self._requests < limit)
         )
         self.response = H1Response(status, headers, request.method, keep_alive)
         self._head_pending = True
@@ -346,13 +413,68 @@ class H1Connection(asyncio.Protocol):
             self._dispatch(list(queue))
         if self._queue is None and self._read_paused:
             reading = self.reading
-            if reading is None or reading.response_complete:
+            # Reading paused for the queue; it stays paused only while the
+            # cycle now reading holds too much unread body (backpressure).
+            if reading is None or reading.response_complete or not reading.body_buffer_full:
                 self.resume_reading()
         if self.responding is None and self.reading is None:
             if self._closing:
                 self._close()
             else:
                 self._arm_idle_timer()
+
+    def _time_head(self, head: int | None) -> None:
+        """Start the header clock for a new head, or stop it (RFC 9112 section 9.5)."""
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        self._timed_head = head
+        if head is not None:
+            self._header_timer = self.loop.call_later(
+                self.state.config.timeout_request_header, self._on_header_timeout
+            )
+
+    def _on_header_timeout(self) -> None:
+        self._header_timer = None
+        if self.responding is not None:
+            # A pipelined head waits behind a response; its client is not slow.
+            self._time_head(self._timed_head)
+            return
+        self.parser.stopped = True
+        self._reject(RequestRejected(408, "Request timeout: the headers took too long"))
+
+    def _on_body_timeout(self) -> None:
+        self._body_timer = None
+        cycle = self.reading
+        if cycle is None:
+            return
+        timeout = self.state.config.timeout_request_body
+        idle = self.loop.time() - self._body_activity
+        if self._read_paused or idle < timeout:
+            # Paused: the app is not reading, so the client cannot be stalling.
+            remaining = timeout if self._read_paused else timeout - idle
+            self._body_timer = self.loop.call_later(remaining, self._on_body_timeout)
+            return
+        error_log.info(
+            "closing connection from %s: request body stalled for %.0fs",
+            _describe_client(self.client),
+            timeout,
+        )
+        self.parser.stopped = True
+        if cycle.head_written:
+            cycle.feed_disconnect()
+            self._close()
+        else:
+            self._reject(RequestRejected(408, "Request timeout: the body stalled"))
+
+    def _on_write_timeout(self) -> None:
+        self._write_timer = None
+        error_log.info(
+            "closing connection from %s: it read nothing for %.0fs",
+            _describe_client(self.client),
+            self.state.config.timeout_write,
+        )
+        self.abort()
 
     def _arm_idle_timer(self) -> None:
         if self._idle_timer is not None:

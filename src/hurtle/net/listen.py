@@ -11,7 +11,17 @@ from typing import Any
 
 from hurtle.config import Config
 
-__all__ = ["BindError", "bind_sockets", "create_ssl_context", "describe_socket", "tls_extension"]
+__all__ = [
+    "BindError",
+    "bind_sockets",
+    "create_ssl_context",
+    "describe_socket",
+    "systemd_sockets",
+    "tls_extension",
+]
+
+# sd_listen_fds(3): systemd passes activated sockets from this descriptor on.
+SD_LISTEN_FDS_START = 3
 
 
 class BindError(OSError):
@@ -23,11 +33,23 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
         if config.ssl_keyfile is not None:
             raise BindError("--ssl-keyfile needs --ssl-certfile")
         return None
+    # OpenSSL's errors for a missing file do not say which file.
+    for flag, path in (
+        ("--ssl-certfile", config.ssl_certfile),
+        ("--ssl-keyfile", config.ssl_keyfile),
+        ("--ssl-ca-certs", config.ssl_ca_certs),
+    ):
+        if path is not None and not os.path.isfile(path):
+            raise BindError(f"{flag}: file {path!r} does not exist")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(
-            config.ssl_certfile, config.ssl_keyfile, config.ssl_keyfile_password or None
+            config.ssl_certfile, config.ssl_keyfile, config.ssl_keyfile_password or _no_password
         )
+    except _KeyEncrypted:
+        raise BindError(
+            "the TLS private key is encrypted: give its password with --ssl-keyfile-password"
+        ) from None
     except (OSError, ssl.SSLError) as exc:
         raise BindError(f"cannot load the TLS certificate or key: {exc}") from None
     context.verify_mode = ssl.VerifyMode(config.ssl_cert_reqs)
@@ -45,23 +67,72 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
     return context
 
 
-def bind_sockets(config: Config) -> list[socket.socket]:
-    """The listening sockets the config asks for, bound and listening."""
+class _KeyEncrypted(Exception):
+    pass
+
+
+def _no_password() -> str:
+    # Without a password callback OpenSSL would prompt on the terminal and wait.
+    raise _KeyEncrypted
+
+
+def bind_sockets(config: Config, *, listen: bool = True) -> list[socket.socket]:
+    """The listening sockets the config asks for, bound and listening.
+
+    Sockets passed by systemd socket activation win over every address
+    option. With `config.reuse_port` a TCP socket gets SO_REUSEPORT;
+    `listen=False` only binds it (a supervisor reserving the port that its
+    workers bind again must not take connections itself).
+    """
+    activated = systemd_sockets(config.backlog)
+    if activated:
+        return activated
+    if config.reuse_port and (config.fd is not None or config.uds is not None):
+        raise BindError("--reuse-port works with TCP sockets only, not --fd or --uds")
     if config.fd is not None:
         return [_from_fd(config.fd, config.backlog)]
     if config.uds is not None:
         return [_bind_unix(config.uds, config.backlog)]
-    return [_bind_tcp(config.host, config.port, config.backlog)]
+    return [_bind_tcp(config.host, config.port, config.backlog, config.reuse_port, listen)]
 
 
-def _from_fd(fd: int, backlog: int) -> socket.socket:
+def systemd_sockets(backlog: int) -> list[socket.socket]:
+    """The sockets of systemd socket activation (LISTEN_FDS/LISTEN_PID), if any.
+
+    As sd_listen_fds(3) does, the variables count only when LISTEN_PID is
+    this process, and they are removed once read so that no child process
+    takes them for its own.
+    """
+    if os.environ.get("LISTEN_PID", "") != str(os.getpid()):
+        return []
+    try:
+        count = int(os.environ.get("LISTEN_FDS", ""))
+    except ValueError:
+        raise BindError(f"LISTEN_FDS={os.environ.get('LISTEN_FDS')!r} is not a number") from None
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
+    sockets = []
+    for fd in range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + count):
+        # Already listening, with the unit's Backlog=: no listen() here.
+        sock = _from_fd(fd, backlog, source=f"LISTEN_FDS (fd {fd})", listen=False)
+        # systemd leaves them inheritable; pass them on only on purpose.
+        sock.set_inheritable(False)
+        sockets.append(sock)
+    return sockets
+
+
+def _from_fd(
+    fd: int, backlog: int, source: str | None = None, listen: bool = True
+) -> socket.socket:
+    source = source or f"--fd {fd}"
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
-        raise BindError(f"--fd {fd}: not an open socket ({exc.strerror or exc})") from None
+        raise BindError(f"{source}: not an open socket ({exc.strerror or exc})") from None
     if sock.type != socket.SOCK_STREAM:
-        raise BindError(f"--fd {fd}: not a stream socket")
-    sock.listen(backlog)
+        raise BindError(f"{source}: not a stream socket")
+    if listen:
+        sock.listen(backlog)
     return sock
 
 
@@ -84,7 +155,9 @@ def _bind_unix(path: str, backlog: int) -> socket.socket:
     return sock
 
 
-def _bind_tcp(host: str, port: int, backlog: int) -> socket.socket:
+def _bind_tcp(
+    host: str, port: int, backlog: int, reuse_port: bool = False, listen: bool = True
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
@@ -97,10 +170,15 @@ def _bind_tcp(host: str, port: int, backlog: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):  # pragma: no cover - not on Linux/BSD
+                raise OSError("SO_REUSEPORT is not available on this system")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(address)
-        sock.listen(backlog)
+        if listen:
+            sock.listen(backlog)
     except OSError as exc:
         sock.close()
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -141,11 +219,28 @@ _cipher_ids: dict[str, int] = {}
 
 
 def _cipher_id(context: ssl.SSLContext, name: str) -> int | None:
-    if not _cipher_ids:
+    found = _cipher_ids.get(name)
+    if found is None:
+        # Learn each context's list: one made with --ssl-ciphers lists only its own.
         for cipher in context.get_ciphers():
             # OpenSSL's id is 0x0300XXXX where XXXX is the IANA number.
             _cipher_ids[cipher["name"]] = cipher["id"] & 0xFFFF
-    return _cipher_ids.get(name)
+        found = _cipher_ids.get(name)
+    return found
+
+
+def _rfc4514_value(value: str) -> str:
+    """An attribute value escaped as RFC 4514 section 2.4 requires."""
+    last = len(value) - 1
+    out = []
+    for i, c in enumerate(value):
+        if c in '"+,;<>\\' or (c == "#" and i == 0) or (c == " " and i in (0, last)):
+            out.append("\\" + c)
+        elif c == "\0":
+            out.append("\\00")
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
@@ -157,7 +252,7 @@ def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
         subject = (ssl_object.getpeercert() or {}).get("subject", ())
         # RFC 4514: most specific RDN first.
         name = ",".join(
-            "+".join(f"{_RDN_KEYS.get(key, key)}={value}" for key, value in rdn)
+            "+".join(f"{_RDN_KEYS.get(key, key)}={_rfc4514_value(value)}" for key, value in rdn)
             for rdn in reversed(subject)
         )
     cipher = ssl_object.cipher()

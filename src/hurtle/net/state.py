@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
 from hurtle.logs import access_log
+from hurtle.net.proxy import ProxySettings
 from hurtle.wire.h1 import H1Limits
 
 
@@ -46,10 +47,13 @@ class ServerState:
         self.limit_concurrency = config.limit_concurrency
         self.keep_alive_timeout = config.timeout_keep_alive
         self.ws_enabled = config.ws != "none"
+        # --proxy-headers / --proxy-protocol (net/proxy.py); None when both are off.
+        self.proxy = ProxySettings.from_config(config)
         self.limits = H1Limits(
             config.limit_request_line,
             config.limit_request_headers,
             config.limit_request_header_size,
+            config.limit_request_body,
         )
         self.access_log_enabled = config.access_log and access_log.isEnabledFor(20)
         # (lower-case name, line) of each default header, in the order sent.

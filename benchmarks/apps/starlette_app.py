@@ -1,0 +1,13 @@
+"""Starlette hello-world: the same module for every server benchmarked."""
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+
+async def hello(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("Hello, world!")
+
+
+app = Starlette(routes=[Route("/", hello)])

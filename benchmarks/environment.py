@@ -1,0 +1,239 @@
+"""What a benchmark run needs around it: the peers' venv, wrk, file descriptors, facts.
+
+Every server runs under one interpreter, the peers' venv (benchmarks/.venv-peers):
+uvicorn, granian and hypercorn are installed there, and so are hurtle's own
+dependencies, while hurtle itself is imported from `--hurtle-src` through
+PYTHONPATH. Every server thus sees the same Python, uvloop, httptools and
+framework versions, and hurtle can be measured from any checkout.
+
+This module imports nothing outside the standard library: it runs under the
+bootstrap interpreter before the harness re-executes itself inside the venv.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+APPS = HERE / "apps"
+PEERS_VENV = HERE / ".venv-peers"
+PEERS_PYTHON = PEERS_VENV / "bin" / "python"
+STAMP = PEERS_VENV / ".bench-requirements"
+
+# The peers and what the harness itself needs (the WebSocket client uses uvloop,
+# the chart matplotlib). Unpinned: a run records the versions it measured.
+PEER_REQUIREMENTS = [
+    "uvicorn[standard]",
+    "granian",
+    "hypercorn",
+    "uvloop",
+    "starlette",
+    "fastapi",
+    "matplotlib",
+]
+# Versions worth printing next to the results, in this order.
+REPORTED_PACKAGES = [
+    "uvicorn",
+    "granian",
+    "hypercorn",
+    "uvloop",
+    "httptools",
+    "websockets",
+    "h11",
+    "starlette",
+    "fastapi",
+    "pydantic",
+]
+
+
+def hurtle_requirements(hurtle_src: Path) -> list[str]:
+    """hurtle's runtime dependencies, read from the pyproject.toml next to its src/."""
+    pyproject = hurtle_src.parent / "pyproject.toml"
+    if not pyproject.is_file():
+        pyproject = REPO / "pyproject.toml"
+    with pyproject.open("rb") as file:
+        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return dependencies
+
+
+def in_peers_venv() -> bool:
+    return Path(sys.prefix).resolve() == PEERS_VENV.resolve()
+
+
+def ensure_peers_venv(hurtle_src: Path, upgrade: bool = False) -> None:
+    """Create or update the peers' venv; a no-op when its requirements are unchanged."""
+    requirements = sorted({*PEER_REQUIREMENTS, *hurtle_requirements(hurtle_src)})
+    wanted = "\n".join(requirements) + "\n"
+    if not PEERS_PYTHON.exists():
+        print(f"benchmarks: creating {PEERS_VENV.relative_to(REPO)}", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
+    elif not upgrade and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print(f"benchmarks: installing {', '.join(requirements)}", file=sys.stderr)
+    command = [str(PEERS_PYTHON), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*command, *(["--upgrade"] if upgrade else []), *requirements], check=True)
+    STAMP.write_text(wanted)
+
+
+def reexec_in_peers_venv(hurtle_src: Path, upgrade: bool = False) -> None:
+    """Make sure the venv is ready, then continue this script under its Python."""
+    if in_peers_venv() and not upgrade:
+        return
+    ensure_peers_venv(hurtle_src, upgrade)
+    if not in_peers_venv():
+        argv = [arg for arg in sys.argv if arg != "--upgrade-peers"]
+        os.execv(str(PEERS_PYTHON), [str(PEERS_PYTHON), *argv])
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package when it is missing and we may."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("benchmarks: installing wrk with apt-get", file=sys.stderr)
+        quiet = subprocess.DEVNULL
+        subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, stdout=quiet)
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(
+        "benchmarks: wrk is missing. Install the Debian package (apt-get install wrk) "
+        "or put a wrk 4.x on PATH."
+    )
+
+
+def check_cpus(server_cpu: int, client_cpu: int) -> None:
+    if not shutil.which("taskset"):
+        raise SystemExit("benchmarks: taskset (util-linux) is needed to pin the processes")
+    available = os.sched_getaffinity(0)
+    if server_cpu == client_cpu or not {server_cpu, client_cpu} <= available:
+        raise SystemExit(
+            f"benchmarks: need two distinct CPUs for the server and the load client, "
+            f"asked for {server_cpu} and {client_cpu}, have {sorted(available)}"
+        )
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard one; servers started later inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    elif hard == resource.RLIM_INFINITY:
+        soft = max(soft, 1 << 20)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
+
+
+def hurtle_python_path(hurtle_src: Path) -> str:
+    return os.pathsep.join([str(hurtle_src), str(APPS)])
+
+
+def check_hurtle_src(hurtle_src: Path) -> None:
+    """hurtle must be imported from --hurtle-src, not from anything installed."""
+    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
+    found = subprocess.run(
+        [str(PEERS_PYTHON), "-c", "import hurtle; print(hurtle.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    location = Path(found.stdout.strip() or "/nonexistent").resolve()
+    if found.returncode != 0 or not location.is_relative_to(hurtle_src.resolve()):
+        raise SystemExit(
+            f"benchmarks: cannot import hurtle from {hurtle_src}: {found.stderr.strip()}"
+        )
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The machine and the software a run measured, for the report."""
+
+    date: str
+    cpus: int
+    cpu_model: str
+    kernel: str
+    python: str
+    wrk: str
+    hurtle: str
+    packages: dict[str, str]
+    fd_limit: int
+    load_before: str
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def wrk_version(wrk: str) -> str:
+    shown = subprocess.run([wrk, "-v"], capture_output=True, text=True, check=False)
+    first = (shown.stdout or shown.stderr).splitlines()
+    return first[0].split(" Copyright")[0].strip() if first else "unknown"
+
+
+def hurtle_version(hurtle_src: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
+    shown = subprocess.run(
+        [str(PEERS_PYTHON), "-c", "import hurtle; print(hurtle.__version__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    version = shown.stdout.strip() or "unknown"
+    git = ["git", "-C", str(hurtle_src)]
+    commit = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    if not commit:
+        return version
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return f"{version} (commit {commit}{', with uncommitted changes' if dirty else ''})"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in REPORTED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def gather_facts(wrk: str, hurtle_src: Path, fd_limit: int) -> Facts:
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return Facts(
+        date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        cpus=os.cpu_count() or 0,
+        cpu_model=cpu_model(),
+        kernel=f"{platform.system()} {platform.release()}",
+        python=f"{platform.python_implementation()} {platform.python_version()}",
+        wrk=wrk_version(wrk),
+        hurtle=hurtle_version(hurtle_src),
+        packages=package_versions(),
+        fd_limit=fd_limit,
+        load_before=load,
+    )

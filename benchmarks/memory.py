@@ -1,0 +1,120 @@
+"""Memory rows: the RSS of an idle server, and what one idle keep-alive connection adds.
+
+The server serves benchmarks/apps/raw.py. Its RSS (VmRSS of /proc/PID/status,
+summed over the process and any it started) is read one second after it
+answered its first request: that is the idle figure. Then 100 connections
+make a request each and close, to get lazy allocations out of the way; the
+RSS is read again (before), N connections are opened, each makes one request
+and stays open, and two seconds later the RSS is read a third time (after).
+Per connection: (after - before) / the connections still open then. Servers
+are told to keep idle connections for 10 minutes (granian: its maximum, 60 s),
+longer than opening them takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from typing import cast
+
+from results import MemoryResult
+from servers import HOST, RunningServer, ServerSetup
+
+IDLE_TIMEOUT = 600
+REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+ANSWER_END = b"Hello, world!"  # The end of raw.py's /plaintext response.
+WARMUP_CONNECTIONS = 100
+OPENING_AT_ONCE = 200  # Connections being opened at the same time, well under the backlog.
+
+
+class IdleClient(asyncio.Protocol):
+    """Makes one request, then stays open and quiet."""
+
+    def __init__(self, answered: asyncio.Future[None]) -> None:
+        self.answered = answered
+        self.received = b""
+        self.closed = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's too
+        self.transport.write(REQUEST)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        if self.received.endswith(ANSWER_END) and not self.answered.done():
+            self.answered.set_result(None)
+            self.received = b""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.answered.done():
+            self.answered.set_exception(ConnectionError("closed before the response"))
+
+    def reset(self) -> None:
+        """Close with a reset, so that no TIME_WAIT holds a local port afterwards."""
+        if self.transport is None or self.closed:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+
+async def open_idle(port: int, count: int) -> list[IdleClient]:
+    """`count` connections that each got one response; those that failed are left out."""
+    loop = asyncio.get_running_loop()
+    opening = asyncio.Semaphore(OPENING_AT_ONCE)
+
+    async def open_one() -> IdleClient:
+        async with opening:
+            answered: asyncio.Future[None] = loop.create_future()
+            _, client = await loop.create_connection(lambda: IdleClient(answered), HOST, port)
+            await asyncio.wait_for(answered, 30)
+            return client
+
+    opened = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
+    return [client for client in opened if isinstance(client, IdleClient)]
+
+
+async def per_connection(server: RunningServer, count: int) -> tuple[int, int, int]:
+    """RSS before and after `count` idle connections, and how many were open at the end."""
+    warm = await open_idle(server.port, WARMUP_CONNECTIONS)
+    for client in warm:
+        client.reset()
+    await asyncio.sleep(1.0)
+    before = server.rss_kib()
+    clients = await open_idle(server.port, count)
+    await asyncio.sleep(2.0)
+    after = server.rss_kib()
+    still_open = sum(not client.closed for client in clients)
+    for client in clients:
+        client.reset()
+    await asyncio.sleep(0.2)
+    return before, after, still_open
+
+
+def measure_memory(setup: ServerSetup, name: str, connections: int) -> MemoryResult:
+    """Both memory figures of one server; the calling process is the client."""
+    with RunningServer(setup, name, "raw:app", idle_timeout=IDLE_TIMEOUT) as server:
+        time.sleep(1.0)
+        idle = server.rss_kib()
+        try:
+            import uvloop
+
+            runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+        except ImportError:
+            runner = asyncio.Runner()
+        with runner:
+            before, after, still_open = runner.run(per_connection(server, connections))
+    return MemoryResult(
+        idle_rss_kib=idle,
+        wanted_connections=connections,
+        open_connections=still_open,
+        rss_before_kib=before,
+        rss_after_kib=after,
+    )

@@ -1,0 +1,300 @@
+"""The servers compared, and how one is started, watched and stopped.
+
+Every server runs as one serving process pinned with `taskset` to the server
+CPU, with its access log off, warnings only, a backlog of 2048, uvloop, and
+WebSocket pings off. Apps come from benchmarks/apps through PYTHONPATH, so
+every server imports the very same file. Settings that differ and why:
+
+- uvicorn: `--http httptools` (its fast parser), `--ws auto` (its default
+  WebSocket stack); `uvicorn-sansio` is the same with `--ws websockets-sansio`.
+- granian: `--workers 1 --runtime-mode st --runtime-threads 1`, its
+  single-core settings; it still runs a small supervising main process next
+  to its worker, both pinned to the server CPU.
+- hypercorn: `--workers 0`, which serves in the launched process itself rather
+  than in one spawned worker.
+
+Processes are stopped by PID, never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from environment import APPS, PEERS_PYTHON, REPO, hurtle_python_path
+
+HOST = "127.0.0.1"
+BACKLOG = "2048"
+SERVER_NAMES = ("hurtle", "uvicorn", "granian", "hypercorn")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a server's command line depends on."""
+
+    app: str  # 'module:attribute' in benchmarks/apps
+    port: int | str  # a number, or '$PORT' when the command is shown to people
+    idle_timeout: int | None = None  # keep idle keep-alive connections this long (memory rows)
+
+
+def hurtle_command(python: str, launch: Launch) -> list[str]:
+    command = [
+        python, "-m", "hurtle", launch.app, "--host", HOST, "--port", str(launch.port),
+        "--backlog", BACKLOG, "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
+        "--ws-ping-interval", "0",
+    ]  # fmt: skip
+    if launch.idle_timeout:
+        command += ["--timeout-keep-alive", str(launch.idle_timeout)]
+    return command
+
+
+def uvicorn_command(python: str, launch: Launch, ws: str = "auto") -> list[str]:
+    command = [
+        python, "-m", "uvicorn", launch.app, "--host", HOST, "--port", str(launch.port),
+        "--backlog", BACKLOG, "--loop", "uvloop", "--http", "httptools", "--ws", ws,
+        "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0",
+    ]  # fmt: skip
+    if launch.idle_timeout:
+        command += ["--timeout-keep-alive", str(launch.idle_timeout)]
+    return command
+
+
+def uvicorn_sansio_command(python: str, launch: Launch) -> list[str]:
+    return uvicorn_command(python, launch, ws="websockets-sansio")
+
+
+def granian_command(python: str, launch: Launch) -> list[str]:
+    command = [
+        python, "-m", "granian", "--interface", "asgi", "--host", HOST,
+        "--port", str(launch.port), "--workers", "1", "--runtime-mode", "st",
+        "--runtime-threads", "1", "--loop", "uvloop", "--backlog", BACKLOG,
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    if launch.idle_timeout:
+        # hyper closes a connection whose next request head does not arrive in time.
+        command += ["--http1-header-read-timeout", str(min(launch.idle_timeout, 60) * 1000)]
+    return [*command, launch.app]
+
+
+def hypercorn_command(python: str, launch: Launch) -> list[str]:
+    command = [
+        python, "-m", "hypercorn", "--worker-class", "uvloop", "--workers", "0",
+        "--bind", f"{HOST}:{launch.port}", "--backlog", BACKLOG, "--log-level", "warning",
+    ]  # fmt: skip
+    if launch.idle_timeout:
+        command += ["--keep-alive", str(launch.idle_timeout)]
+    return [*command, launch.app]
+
+
+COMMANDS: dict[str, Callable[[str, Launch], list[str]]] = {
+    "hurtle": hurtle_command,
+    "uvicorn": uvicorn_command,
+    "uvicorn-sansio": uvicorn_sansio_command,
+    "granian": granian_command,
+    "hypercorn": hypercorn_command,
+}
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    return ["taskset", "-c", str(cpu), *command]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def shell_line(command: list[str]) -> str:
+    """A command as a shell line; '$PORT' stays unquoted, so the line runs as shown."""
+    return " ".join(arg if "$PORT" in arg else shlex.quote(arg) for arg in command)
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as people should read it: relative to the repository when it is inside."""
+    path = Path(path)
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+@dataclass(frozen=True)
+class ServerSetup:
+    """How every server of a run is launched: the interpreter, hurtle's source, the CPU."""
+
+    hurtle_src: Path
+    cpu: int
+    python: Path = PEERS_PYTHON
+
+    def command(self, name: str, launch: Launch) -> list[str]:
+        return pinned(COMMANDS[name](str(self.python), launch), self.cpu)
+
+    def python_path(self, name: str) -> str:
+        return hurtle_python_path(self.hurtle_src) if name == "hurtle" else str(APPS)
+
+    def env(self, name: str) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": self.python_path(name)}
+
+    def shown(self, name: str, app: str = "raw:app") -> str:
+        """The command line for people: repository-relative paths, '$PORT' for the port."""
+        command = self.command(name, Launch(app, "$PORT"))
+        command[command.index(str(self.python))] = shown_path(self.python)
+        paths = ":".join(shown_path(part) for part in self.python_path(name).split(os.pathsep))
+        return f"PYTHONPATH={paths} {shell_line(command)}"
+
+
+def descendants(pid: int) -> list[int]:
+    """The process's children, their children, and so on (Linux /proc)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{parent}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found.append(child)
+                pending.append(child)
+    return found
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat from its third field on (the command name may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system time of a process, all its threads included."""
+    fields = stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_time(pid: int) -> int | None:
+    """When the process started (in clock ticks since boot): tells a PID's reuse apart."""
+    try:
+        return int(stat_fields(pid)[19])
+    except OSError:
+        return None
+
+
+class ServerFailed(RuntimeError):
+    pass
+
+
+class RunningServer:
+    """One server process for the time of a `with` block: started, ready, then stopped."""
+
+    def __init__(self, setup: ServerSetup, name: str, app: str, idle_timeout: int | None = None):
+        self.name = name
+        self.port = free_port()
+        self.command = setup.command(name, Launch(app, self.port, idle_timeout))
+        self.env = setup.env(name)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def pids(self) -> list[int]:
+        return [self.pid, *descendants(self.pid)]
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server: its process and any it started (granian's worker)."""
+        total = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += rss_kib(pid)
+        return total
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(pid)
+        return total
+
+    def __enter__(self) -> RunningServer:
+        self.process = subprocess.Popen(
+            self.command, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=APPS
+        )
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until an HTTP response comes back: an open port alone may only be a backlog."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"{self.name} exited at start-up:\n{self.output()}")
+            if probe(self.port):
+                return
+            time.sleep(0.05)
+        raise ServerFailed(f"{self.name} did not answer within {timeout:g} s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        children = [(pid, start_time(pid)) for pid in descendants(self.process.pid)]
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for child, started in children:  # A worker its parent failed to stop, by PID.
+            if started is not None and start_time(child) == started:
+                with contextlib.suppress(OSError):
+                    os.kill(child, signal.SIGKILL)
+        self.log.close()
+
+
+def probe(port: int) -> bool:
+    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection((HOST, port), timeout=2) as sock:
+            sock.sendall(request)
+            return sock.recv(16).startswith(b"HTTP/1.")
+    except OSError:
+        return False

@@ -1,0 +1,1 @@
+"""Real frameworks served by a real hurtle process (one module per framework)."""

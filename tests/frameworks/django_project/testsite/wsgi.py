@@ -1,0 +1,11 @@
+"""WSGI entry point of the same project."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testsite.settings")
+
+from django.core.wsgi import get_wsgi_application
+
+application = get_wsgi_application()
