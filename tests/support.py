@@ -9,6 +9,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -151,8 +152,6 @@ class InProcessServer:
 
 def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0.0.1") -> bytes:
     """Send raw bytes, read until the server closes or `timeout` passes quietly."""
-    import socket
-
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(data)
         chunks = []
@@ -165,6 +164,42 @@ def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0
         except TimeoutError:
             pass
         return b"".join(chunks)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
+    """Read until `marker` has arrived or the peer closes."""
+    sock.settimeout(timeout)
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Read until the peer closes (a reset counts as closing)."""
+    sock.settimeout(timeout)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)
 
 
 class RawResponse:

@@ -20,7 +20,7 @@ import pytest
 from apps.basic import app as basic_app
 from apps.basic import read_body
 from hurtle.asgi.types import Receive, Scope, Send
-from support import InProcessServer, parse_responses, raw_request
+from support import InProcessServer, parse_responses, raw_request, read_to_eof, read_until, wait_for
 
 Serve = Callable[..., InProcessServer]
 
@@ -142,7 +142,7 @@ def test_request_body_is_streamed_in_pieces(serve_app: Serve) -> None:
             time.sleep(0.01)
         assert seen == [(5, True)]  # The first half reached the app on its own.
         sock.sendall(b"world")
-        (response,), _ = parse_responses(_read_until(sock, b"10"), ["POST"])
+        (response,), _ = parse_responses(read_until(sock, b"10"), ["POST"])
     assert response.body == b"10"
     assert seen[-1] == (5, False) or seen[-1] == (0, False)
     assert sum(n for n, _ in seen) == 10
@@ -201,7 +201,7 @@ def test_reading_pauses_while_the_app_does_not_read(serve_app: Serve) -> None:
         release.set()
         sock.setblocking(True)
         sock.sendall(block * ((total - sent) // len(block)) + block[: (total - sent) % len(block)])
-        reply = _read_until(sock, str(total).encode())
+        reply = read_until(sock, str(total).encode())
     assert received == [total]
     assert reply.endswith(str(total).encode())
 
@@ -305,7 +305,7 @@ def test_keep_alive_serves_several_requests(serve_app: Serve) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         for _ in range(3):
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            (response,), rest = parse_responses(_read_until(sock, b"Hello, world!"), ["GET"])
+            (response,), rest = parse_responses(read_until(sock, b"Hello, world!"), ["GET"])
             assert response.status == 200 and rest == b""
 
 
@@ -349,7 +349,7 @@ def test_connection_close_is_honoured(serve_app: Serve) -> None:
     server = serve_app(basic_app)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        data = _read_to_eof(sock)
+        data = read_to_eof(sock)
     (response,), _ = parse_responses(data, ["GET"])
     assert response.header(b"connection") == b"close"
 
@@ -359,12 +359,12 @@ def test_http10_keep_alive_semantics(serve_app: Serve) -> None:
     server = serve_app(basic_app)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = _read_to_eof(sock)  # Closed by the server.
+        data = read_to_eof(sock)  # Closed by the server.
     assert data.endswith(b"Hello, world!")
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         for _ in range(2):
             sock.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            data = _read_until(sock, b"Hello, world!")
+            data = read_until(sock, b"Hello, world!")
             assert b"connection: keep-alive" in data.lower()
 
 
@@ -372,7 +372,7 @@ def test_idle_keep_alive_connection_is_closed(serve_app: Serve) -> None:
     server = serve_app(basic_app, timeout_keep_alive=0.3)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        data = _read_to_eof(sock)
+        data = read_to_eof(sock)
     assert data.endswith(b"Hello, world!")
 
 
@@ -383,10 +383,10 @@ def test_expect_100_continue_only_when_the_app_reads(serve_app: Serve) -> None:
         sock.sendall(
             b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
         )
-        interim = _read_until(sock, b"\r\n\r\n")
+        interim = read_until(sock, b"\r\n\r\n")
         assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
         sock.sendall(b"data")
-        (response,), _ = parse_responses(_read_until(sock, b"data"), ["POST"])
+        (response,), _ = parse_responses(read_until(sock, b"data"), ["POST"])
         assert response.body == b"data"
 
     async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
@@ -423,7 +423,7 @@ def test_disconnect_reaches_a_waiting_app(serve_app: Serve) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         time.sleep(0.2)
-    _wait_for(lambda: events == ["http.disconnect"])
+    wait_for(lambda: events == ["http.disconnect"])
 
 
 def test_send_after_disconnect_raises_oserror(serve_app: Serve) -> None:
@@ -447,7 +447,7 @@ def test_send_after_disconnect_raises_oserror(serve_app: Serve) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         sock.recv(100)
-    _wait_for(lambda: outcome == ["ClientDisconnected"])
+    wait_for(lambda: outcome == ["ClientDisconnected"])
 
 
 def test_slow_reader_makes_send_wait(serve_app: Serve) -> None:
@@ -469,13 +469,13 @@ def test_slow_reader_makes_send_wait(serve_app: Serve) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        _wait_for(lambda: sent[0] > 0)
+        wait_for(lambda: sent[0] > 0)
         time.sleep(0.5)
         stalled_at = sent[0]
         assert stalled_at < total_chunks // 4, (
             f"app sent {stalled_at} chunks to a client that reads nothing"
         )
-        data = _read_to_eof(sock)
+        data = read_to_eof(sock)
     assert sent[0] == total_chunks
     assert data.endswith(b"0\r\n\r\n")
 
@@ -489,7 +489,7 @@ def test_exception_before_response_is_500(
     server = serve_app(basic_app)
     with caplog.at_level("ERROR", logger="hurtle.error"):
         response = httpx.get(server.url + "/error")
-        _wait_for(lambda: "Exception in ASGI app" in caplog.text)
+        wait_for(lambda: "Exception in ASGI app" in caplog.text)
     assert response.status_code == 500
     assert response.text == "Internal Server Error"
     assert "RuntimeError: boom" in caplog.text  # The traceback is logged.
@@ -541,7 +541,7 @@ def test_invalid_app_messages_never_reach_the_wire(
     server = serve_app(app)
     with caplog.at_level("ERROR", logger="hurtle.error"):
         reply = raw_request(server.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        _wait_for(lambda: problem in caplog.text)
+        wait_for(lambda: problem in caplog.text)
     (response,), _ = parse_responses(reply, ["GET"])
     assert response.status == 500
     assert b"evil" not in reply and b"\x00" not in reply
@@ -575,8 +575,8 @@ def test_body_not_matching_content_length_closes(
     with caplog.at_level("ERROR", logger="hurtle.error"):
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-            data = _read_to_eof(sock)
-        _wait_for(lambda: "content-length" in caplog.text)
+            data = read_to_eof(sock)
+        wait_for(lambda: "content-length" in caplog.text)
     body = data.partition(b"\r\n\r\n")[2]
     assert body == sent[:declared]
 
@@ -585,7 +585,7 @@ def test_malformed_request_gets_400_and_close(serve_app: Serve) -> None:
     server = serve_app(basic_app)
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\nGET / HTTP/1.1\r\n\r\n")
-        data = _read_to_eof(sock)
+        data = read_to_eof(sock)
     assert data.startswith(b"HTTP/1.1 400 ")
     assert data.count(b"HTTP/1.1") == 1  # Nothing after the bad request was served.
 
@@ -653,35 +653,3 @@ def test_starlette_and_fastapi(serve_app: Serve) -> None:
     assert httpx.get(second.url + "/items/5", params={"q": "x"}).json() == {"item_id": 5, "q": "x"}
     assert httpx.post(second.url + "/items", json={"a": 1}).json() == {"received": {"a": 1}}
     assert httpx.get(second.url + "/items/notanint").status_code == 422
-
-
-# -- helpers ----------------------------------------------------------------------
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def _read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while marker not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    chunks: list[bytes] = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)

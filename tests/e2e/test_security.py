@@ -19,7 +19,7 @@ import pytest
 
 from apps.basic import read_body
 from hurtle.asgi.types import Receive, Scope, Send
-from support import InProcessServer, parse_responses
+from support import InProcessServer, parse_responses, read_to_eof, read_until, wait_for
 
 Serve = Callable[..., InProcessServer]
 
@@ -184,7 +184,7 @@ def test_oversized_chunk_extension_is_rejected(serve_app: Serve) -> None:
                 time.sleep(0.005)
         except (BrokenPipeError, ConnectionResetError):
             pass  # Refused before the end: fine.
-        reply = _read_to_eof(sock)
+        reply = read_to_eof(sock)
     assert reply.startswith(b"HTTP/1.1 400 "), reply
     assert b"chunk extensions" in reply
 
@@ -238,7 +238,7 @@ def test_header_bytes_limit_is_431_even_when_dribbled(serve_app: Serve) -> None:
                 sent += 1024
         except (BrokenPipeError, ConnectionResetError):
             pass
-        reply = _read_to_eof(sock)
+        reply = read_to_eof(sock)
     assert reply.startswith(b"HTTP/1.1 431 "), reply
 
 
@@ -261,9 +261,9 @@ def test_body_limit_stops_a_chunked_body_as_soon_as_it_is_crossed(serve_app: Ser
         sock.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         sock.sendall(b"200\r\n" + b"x" * 512 + b"\r\n")
         sock.sendall(b"200\r\n" + b"x" * 512 + b"\r\n")  # 1024 > 1000: refused here
-        reply = _read_to_eof(sock)
+        reply = read_to_eof(sock)
     assert reply.startswith(b"HTTP/1.1 413 "), reply
-    _wait_for(lambda: "http.disconnect" in app.events)
+    wait_for(lambda: "http.disconnect" in app.events)
 
 
 def test_requests_per_connection_limit(serve_app: Serve) -> None:
@@ -317,13 +317,13 @@ def test_header_clock_starts_again_for_each_request(serve_app: Serve) -> None:
     server = serve_app(CountingApp(), timeout_request_header=0.5, timeout_keep_alive=30)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n")
-        first = _read_until(sock, b"ok")
+        first = read_until(sock, b"ok")
         assert first.startswith(b"HTTP/1.1 200 ")
         time.sleep(1.0)  # idle keep-alive time does not count against the next head
         sock.sendall(b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
-        assert _read_until(sock, b"ok").startswith(b"HTTP/1.1 200 ")
+        assert read_until(sock, b"ok").startswith(b"HTTP/1.1 200 ")
         sock.sendall(b"GET /3 HTTP/1.1\r\n")  # ... but a half-sent head does
-        reply = _read_to_eof(sock)
+        reply = read_to_eof(sock)
     assert reply.startswith(b"HTTP/1.1 408 ")
 
 
@@ -337,7 +337,7 @@ def test_stalled_body_is_closed_and_the_app_hears_it(serve_app: Serve) -> None:
     )
     assert closed
     assert reply == b"" or reply.startswith(b"HTTP/1.1 408 ")
-    _wait_for(lambda: "http.disconnect" in app.events)
+    wait_for(lambda: "http.disconnect" in app.events)
 
 
 def test_body_clock_waits_while_the_app_does_not_read(serve_app: Serve) -> None:
@@ -363,7 +363,7 @@ def test_body_clock_waits_while_the_app_does_not_read(serve_app: Serve) -> None:
         sender.start()
         time.sleep(1.0)  # more than the body timeout, with the socket paused
         release.set()
-        reply = _read_until(sock, str(total).encode())
+        reply = read_until(sock, str(total).encode())
         sender.join(10)
     assert got == [total]
     assert reply.endswith(str(total).encode())
@@ -389,7 +389,7 @@ def test_client_that_stops_reading_is_closed(serve_app: Serve) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        _wait_for(lambda: bool(outcome), timeout=15)
+        wait_for(lambda: bool(outcome), timeout=15)
     assert outcome == ["ClientDisconnected"]
 
 
@@ -421,39 +421,3 @@ def test_limit_concurrency_503_has_retry_after(serve_app: Serve) -> None:
         thread.join(10)
     assert third.status_code == 503 and third.headers["retry-after"].isdigit()
     assert results == [200, 200]
-
-
-# -- helpers ---------------------------------------------------------------------------
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-def _read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while marker not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except ConnectionResetError:
-        pass
-    return b"".join(chunks)

@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from hurtle.asgi.types import Receive, Scope, Send
-from support import InProcessServer
+from support import InProcessServer, read_to_eof, wait_for
 
 Serve = Callable[..., InProcessServer]
 Events = list[dict[str, Any]]
@@ -35,14 +35,6 @@ def run(coro: Coroutine[Any, Any, Any]) -> Any:
 
 def ws_url(server: InProcessServer, path: str = "/ws") -> str:
     return server.url.replace("http://", "ws://") + path
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def recording_app(events: Events, on_connect: dict[str, Any] | None = None) -> Any:
@@ -242,7 +234,7 @@ def test_bad_handshake(serve_app: Serve, request_headers: bytes, status: int) ->
     )
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(head)
-        reply = _read_to_eof(sock)
+        reply = read_to_eof(sock)
     assert reply.startswith(b"HTTP/1.1 %d " % status), reply
     if status == 426:
         assert b"sec-websocket-version: 13" in reply.lower()
@@ -650,15 +642,6 @@ def _read_frames(
         if not chunk:
             return frames
         buffer += chunk
-
-
-def _read_to_eof(sock: socket.socket) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def test_limit_concurrency_answers_503_to_upgrades(serve_app: Serve) -> None:
