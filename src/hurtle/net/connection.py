@@ -36,6 +36,7 @@ import httptools
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Message, Receive, Scope, Send
 from hurtle.logs import log_safe
+from hurtle.net.flow import WriteBackpressure
 from hurtle.net.listen import tls_extension
 from hurtle.net.proxy import ProxySettings
 from hurtle.net.state import ServerState
@@ -60,7 +61,7 @@ _LINGER = 2.0  # Seconds to drain a client's input after an error response.
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
-class H1Connection(asyncio.Protocol):
+class H1Connection(WriteBackpressure, asyncio.Protocol):
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.loop = state.loop
@@ -79,7 +80,6 @@ class H1Connection(asyncio.Protocol):
         self._request: RequestReceived | None = None
         self._queue: deque[Event] | None = None
         self._read_paused = False
-        self._write_waiter: asyncio.Future[None] | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         # Timeouts against slow clients (docs/security.md): the head being read
         # (its parser id, so a new head restarts the clock), a stalled body, a
@@ -145,26 +145,18 @@ class H1Connection(asyncio.Protocol):
             if cycle is not None:
                 cycle.feed_disconnect()
         self._queue = None
-        waiter = self._write_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._release_writer()
 
-    def pause_writing(self) -> None:
-        if self._write_waiter is None or self._write_waiter.done():
-            self._write_waiter = self.loop.create_future()
+    def _writing_paused(self) -> None:
         if self._write_timer is None:
             self._write_timer = self.loop.call_later(
                 self.state.config.timeout_write, self._on_write_timeout
             )
 
-    def resume_writing(self) -> None:
+    def _writing_resumed(self) -> None:
         if self._write_timer is not None:
             self._write_timer.cancel()
             self._write_timer = None
-        waiter = self._write_waiter
-        self._write_waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- request events ------------------------------------------------------
 
@@ -372,12 +364,6 @@ class H1Connection(asyncio.Protocol):
                 return
         if not more_body:
             self._response_finished(response)
-
-    def write_paused(self) -> asyncio.Future[None] | None:
-        waiter = self._write_waiter
-        if waiter is not None and not waiter.done():
-            return waiter
-        return None
 
     def resume_reading(self) -> None:
         if self._read_paused and self._queue is None:

@@ -30,6 +30,7 @@ from typing import Any
 from hurtle.asgi.types import ClientDisconnected, Scope
 from hurtle.asgi.websocket import WebSocketCycle
 from hurtle.logs import log_safe
+from hurtle.net.flow import WriteBackpressure
 from hurtle.net.state import ServerState
 from hurtle.wire.h1 import H1Response, RequestReceived
 from hurtle.wire.ws import (
@@ -48,7 +49,7 @@ _CLOSE_TIMEOUT = 5.0
 _SERVICE_RESTART = 1012  # RFC 6455 section 7.4 (IANA registry): the server restarts.
 
 
-class WebSocketConnection(asyncio.Protocol):
+class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
     def __init__(
         self,
         state: ServerState,
@@ -74,7 +75,6 @@ class WebSocketConnection(asyncio.Protocol):
         self._pending = pending  # Bytes the client sent after its handshake request.
         self._denial: H1Response | None = None
         self._denial_head = False
-        self._write_waiter: asyncio.Future[None] | None = None
         self._read_paused = False
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
@@ -135,19 +135,7 @@ class WebSocketConnection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self.cycle.feed_closed(1006, "")
-        waiter = self._write_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def pause_writing(self) -> None:
-        if self._write_waiter is None or self._write_waiter.done():
-            self._write_waiter = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        waiter = self._write_waiter
-        self._write_waiter = None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._release_writer()
 
     # -- frames in -------------------------------------------------------------
 
@@ -228,12 +216,6 @@ class WebSocketConnection(asyncio.Protocol):
             return
         self.wire.send_close(code, reason)
         self._flush()
-
-    def write_paused(self) -> asyncio.Future[None] | None:
-        waiter = self._write_waiter
-        if waiter is not None and not waiter.done():
-            return waiter
-        return None
 
     def resume_reading(self) -> None:
         if self._read_paused and not self._lost:
