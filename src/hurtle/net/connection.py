@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from asyncio import Task
 from collections import deque
+from collections.abc import Coroutine
 from time import perf_counter
 from typing import Any, cast
 from urllib.parse import unquote_to_bytes
@@ -233,7 +236,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         app = _service_unavailable if state.over_capacity() else state.app
         state.active_requests += 1
         state.total_requests += 1
-        task = self.loop.create_task(cycle.run(app))
+        task = start_task(self.loop, cycle.run(app))
         state.tasks.add(task)
         task.add_done_callback(state.tasks.discard)
 
@@ -493,6 +496,24 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+if sys.version_info >= (3, 12):
+
+    def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Task[None]:
+        """Run the app at once, up to its first real suspension (Python 3.12 eager tasks).
+
+        A response that needs no waiting (most do not) is written before this
+        returns, without a trip through the event loop. It is a real Task from
+        its first step: asyncio.current_task(), contextvars and cancellation
+        are what the app expects, so sniffio/anyio detection works.
+        """
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:  # pragma: no cover - Python 3.11 has no eager start that keeps current_task() right
+
+    def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Task[None]:
+        return loop.create_task(coro)
 
 
 def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:
