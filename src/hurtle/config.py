@@ -396,6 +396,7 @@ class Config:
         group="processes",
         minimum=0,
         metavar="N",
+        aliases=("--limit-max-requests-jitter",),
     )
     timeout_worker_healthcheck: float = option(
         30.0,
