@@ -36,7 +36,7 @@ def test_request_and_script_root(client: httpx.Client) -> None:
     assert data["args"] == {"q": "1"}
     assert data["thread"].startswith("hurtle-wsgi-")
     assert data["multithread"] is True
-    # teardown_request ran for the earlier requests (PEP 3333 close() drives it).
+    # teardown_request ran for the earlier requests.
     assert client.get("/info").json()["teardowns"] > data["teardowns"]
 
 
