@@ -653,3 +653,25 @@ def test_starlette_and_fastapi(serve_app: Serve) -> None:
     assert httpx.get(second.url + "/items/5", params={"q": "x"}).json() == {"item_id": 5, "q": "x"}
     assert httpx.post(second.url + "/items", json={"a": 1}).json() == {"received": {"a": 1}}
     assert httpx.get(second.url + "/items/notanint").status_code == 422
+
+
+def test_a_long_pipeline_is_served_in_order(serve_app: Serve) -> None:
+    """RFC 9112 section 9.3.2: 2,000 pipelined requests in a few reads, all answered in order
+    (also with eager task start, where the app may answer while the read is parsed)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"].endswith("0"):
+            await asyncio.sleep(0)  # Every tenth request suspends once.
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    server = serve_app(app)
+    count = 2000
+    stream = b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(count))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(stream + b"GET /end HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = read_to_eof(sock, timeout=20)
+    responses, _ = parse_responses(data, ["GET"] * (count + 1))
+    assert [r.body for r in responses] == [b"/%d" % i for i in range(count)] + [b"/end"]
