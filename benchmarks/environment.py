@@ -74,16 +74,17 @@ def in_peers_venv() -> bool:
 def ensure_peers_venv(hurtle_src: Path, upgrade: bool = False) -> None:
     """Create or update the peers' venv; a no-op when its requirements are unchanged."""
     requirements = sorted({*PEER_REQUIREMENTS, *hurtle_requirements(hurtle_src)})
-    wanted = "\n".join(requirements) + "\n"
+    installed = set(STAMP.read_text().splitlines()) if STAMP.exists() else set()
     if not PEERS_PYTHON.exists():
         print(f"benchmarks: creating {PEERS_VENV.relative_to(REPO)}", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
-    elif not upgrade and STAMP.exists() and STAMP.read_text() == wanted:
+        installed = set()
+    elif not upgrade and installed.issuperset(requirements):
         return
     print(f"benchmarks: installing {', '.join(requirements)}", file=sys.stderr)
     command = [str(PEERS_PYTHON), "-m", "pip", "install", "--quiet"]
     subprocess.run([*command, *(["--upgrade"] if upgrade else []), *requirements], check=True)
-    STAMP.write_text(wanted)
+    STAMP.write_text("\n".join(sorted(installed.union(requirements))) + "\n")
 
 
 def reexec_in_peers_venv(hurtle_src: Path, upgrade: bool = False) -> None:

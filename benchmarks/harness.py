@@ -86,7 +86,9 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="the one-minute check")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (full: 5, quick: 1)")
+    parser.add_argument(
+        "--rounds", type=int, help="interleaved rounds (full: 5, quick: 1; 0: memory rows only)"
+    )
     parser.add_argument("--duration", type=int, help="seconds per measurement (full: 5)")
     parser.add_argument("--warmup", type=int, help="seconds of warm-up before each (full: 1)")
     parser.add_argument("--workloads", help="comma-separated keys (default: all; quick: four)")
@@ -106,7 +108,8 @@ def parse_args() -> argparse.Namespace:
         "--write",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="write docs/benchmarks.md and docs/benchmarks.png (default: yes, no with --quick)",
+        help="write docs/benchmarks.md and docs/benchmarks.png (default: only for the full run "
+        "with default settings)",
     )
     parser.add_argument(
         "--from-results", type=Path, help="report a saved run (benchmarks/results/*.json) again"
@@ -129,7 +132,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         base.memory_connections if args.memory_connections is None else args.memory_connections
     )
     return Plan(
-        rounds=args.rounds or base.rounds,
+        rounds=base.rounds if args.rounds is None else args.rounds,
         duration=args.duration or base.duration,
         warmup=base.warmup if args.warmup is None else args.warmup,
         workloads=workloads,
@@ -144,13 +147,24 @@ def main() -> None:
     hurtle_src = args.hurtle_src.resolve()
     reexec_in_peers_venv(hurtle_src, upgrade=args.upgrade_peers)
     # From here on this is the peers' venv: uvloop and matplotlib are importable.
-    write = not args.quick if args.write is None else args.write
+    write = standard_full_run(args) if args.write is None else args.write
     run = Run.load(args.from_results) if args.from_results else measure_all(args, hurtle_src)
     print(report.console_report(run))
     if write:
         report.write_chart(run, CHART)
         report.write_document(run, DOC, CHART.name)
         print(f"wrote {shown_path(DOC)} and {shown_path(CHART)}", file=sys.stderr)
+
+
+def standard_full_run(args: argparse.Namespace) -> bool:
+    """Only `make bench` as it is rewrites the docs unasked: not a partial or quick run."""
+    partial = (args.rounds, args.duration, args.warmup, args.workloads, args.servers)
+    return not (
+        args.quick
+        or args.from_results
+        or any(value is not None for value in partial)
+        or args.memory_connections is not None
+    )
 
 
 def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
@@ -195,7 +209,7 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
     throughput_rounds(run, plan, setup, wrk, args.client_cpu, started)
     if memory_connections > 0:
         memory_rows(run, plan.memory_servers, setup, memory_connections)
-    if "websocket" in plan.workloads:
+    if "websocket" in plan.workloads and plan.rounds:
         echo = BY_KEY["websocket"]
         run.ws_client_ceiling = ws_echo.self_test(
             echo.connections, echo.window, plan.duration, args.server_cpu, args.client_cpu

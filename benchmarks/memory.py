@@ -8,7 +8,9 @@ RSS is read again (before), N connections are opened, each makes one request
 and stays open, and two seconds later the RSS is read a third time (after).
 Per connection: (after - before) / the connections still open then. Servers
 are told to keep idle connections for 10 minutes (granian: its maximum, 60 s),
-longer than opening them takes.
+longer than opening them takes, and granian to serve that many connections at
+once. Opening them is bounded in time: a server that stops accepting gets a
+figure over the connections it did take, and a note in the report.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import cast
 from results import MemoryResult
 from servers import HOST, RunningServer, ServerSetup
 
-IDLE_TIMEOUT = 600
 REQUEST = b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 ANSWER_END = b"Hello, world!"  # The end of raw.py's /plaintext response.
 WARMUP_CONNECTIONS = 100
 OPENING_AT_ONCE = 200  # Connections being opened at the same time, well under the backlog.
+ANSWER_SECONDS = 10  # For one connection's response.
+OPENING_SECONDS = 120  # For all of them.
 
 
 class IdleClient(asyncio.Protocol):
@@ -54,6 +57,10 @@ class IdleClient(asyncio.Protocol):
         if not self.answered.done():
             self.answered.set_exception(ConnectionError("closed before the response"))
 
+    def was_answered(self) -> bool:
+        done = self.answered
+        return done.done() and not done.cancelled() and done.exception() is None
+
     def reset(self) -> None:
         """Close with a reset, so that no TIME_WAIT holds a local port afterwards."""
         if self.transport is None or self.closed:
@@ -66,19 +73,29 @@ class IdleClient(asyncio.Protocol):
 
 
 async def open_idle(port: int, count: int) -> list[IdleClient]:
-    """`count` connections that each got one response; those that failed are left out."""
+    """Up to `count` connections that each got one response; those that failed, or were not
+    answered in time, are left out (and closed)."""
     loop = asyncio.get_running_loop()
     opening = asyncio.Semaphore(OPENING_AT_ONCE)
+    clients: list[IdleClient] = []
 
-    async def open_one() -> IdleClient:
+    async def open_one() -> None:
         async with opening:
             answered: asyncio.Future[None] = loop.create_future()
             _, client = await loop.create_connection(lambda: IdleClient(answered), HOST, port)
-            await asyncio.wait_for(answered, 30)
-            return client
+            clients.append(client)
+            await asyncio.wait_for(answered, ANSWER_SECONDS)
 
-    opened = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
-    return [client for client in opened if isinstance(client, IdleClient)]
+    tasks = [asyncio.create_task(open_one()) for _ in range(count)]
+    await asyncio.wait(tasks, timeout=OPENING_SECONDS)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    answered = [client for client in clients if client.was_answered()]
+    for client in clients:
+        if not client.was_answered():
+            client.reset()
+    return answered
 
 
 async def per_connection(server: RunningServer, count: int) -> tuple[int, int, int]:
@@ -100,7 +117,7 @@ async def per_connection(server: RunningServer, count: int) -> tuple[int, int, i
 
 def measure_memory(setup: ServerSetup, name: str, connections: int) -> MemoryResult:
     """Both memory figures of one server; the calling process is the client."""
-    with RunningServer(setup, name, "raw:app", idle_timeout=IDLE_TIMEOUT) as server:
+    with RunningServer(setup, name, "raw:app", idle_connections=connections) as server:
         time.sleep(1.0)
         idle = server.rss_kib()
         try:

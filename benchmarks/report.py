@@ -224,6 +224,29 @@ def rounds_table(run: Run) -> str:
     return markdown_table(header, lines)
 
 
+def ceiling_notes(run: Run) -> list[str]:
+    """Where a workload caps every server, say what that leaves of the goal."""
+    notes = []
+    for key in run.workloads:
+        workload = BY_KEY[key]
+        uvicorn = run.median_rate(key, "uvicorn")
+        if workload.ceiling is None or not uvicorn:
+            continue
+        reachable = workload.ceiling / uvicorn
+        notes.append(
+            f"{workload.label}: no server can exceed {workload.ceiling:,.0f} requests/s "
+            f"({workload.connections:,} connections, each request waiting in the app); "
+            f"uvicorn reached {uvicorn / workload.ceiling:.0%} of that, so hurtle can reach "
+            f"at most {reachable:.2f}x uvicorn here"
+            + (
+                f", short of the goal of {workload.goal.uvicorn:g}x."
+                if workload.goal.uvicorn and reachable < workload.goal.uvicorn
+                else "."
+            )
+        )
+    return notes
+
+
 def error_notes(run: Run) -> list[str]:
     notes = []
     for key in run.workloads:
@@ -257,6 +280,7 @@ def console_report(run: Run) -> str:
         f"load average {run.facts.load_before} before, {run.load_after} after.\n",
         goals_table(run),
         "\n" + goals_met(run),
+        *(f"\nNote: {note}" for note in ceiling_notes(run)),
         "\np99 latency (median of the rounds):\n",
         latency_table(run),
         "\nCPU busy in the measured window, server / load client:\n",
@@ -366,7 +390,9 @@ def memory_text(run: Run) -> str:
         {wanted:,} idle keep-alive connections open, each having made one request, minus RSS
         before them) / the connections still open. The limit on open files was
         {run.facts.fd_limit:,}. Each server is told to keep idle connections for 10 minutes
-        (granian: 60 s, its maximum). See benchmarks/memory.py."""
+        (granian: 60 s, its maximum), and granian's `--backpressure` is raised above the
+        number of connections: by default it serves no more connections at once than its
+        backlog (2,048) and leaves the rest unaccepted. See benchmarks/memory.py."""
     )
 
 
@@ -398,6 +424,7 @@ def document(run: Run, chart_name: str) -> str:
     facts, settings = run.facts, run.settings
     packages = "\n".join(f"- {name} {version}" for name, version in facts.packages.items())
     notes = "\n".join(f"- {note}" for note in error_notes(run)) or "- none"
+    ceilings = "".join(wrap(f"Note: {note}") + "\n\n" for note in ceiling_notes(run))
     return f"""{BEGIN}
 ## hurtle against uvicorn, granian and hypercorn
 
@@ -413,7 +440,7 @@ Requests per second (WebSocket: echoed messages per second), except where a unit
 
 {goals_met(run)}
 
-{memory_text(run)}
+{ceilings}{memory_text(run)}
 
 Errors and failures during the run:
 
@@ -437,9 +464,11 @@ figure is the client's.
 {client_ceiling_text(run)}
 
 On this shared machine other processes take turns on the server's CPU as well, so a
-server can stay below 100 % for want of CPU time. Throughput per CPU-second of the
+server can stay below 100 % for want of CPU time. The scheduler shares a CPU out by
+thread, so a server with two busy threads (granian: its Rust I/O thread and Python)
+then gets a larger share than a single-threaded one. Throughput per CPU-second of the
 server (the median over the rounds of throughput / server CPU busy) is less sensitive
-to that:
+to both:
 
 {efficiency_table(run)}
 

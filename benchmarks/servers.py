@@ -35,6 +35,7 @@ from environment import APPS, PEERS_PYTHON, REPO, hurtle_python_path
 
 HOST = "127.0.0.1"
 BACKLOG = "2048"
+IDLE_SECONDS = 600  # Longer than opening the memory rows' connections takes.
 SERVER_NAMES = ("hurtle", "uvicorn", "granian", "hypercorn")
 
 
@@ -44,7 +45,8 @@ class Launch:
 
     app: str  # 'module:attribute' in benchmarks/apps
     port: int | str  # a number, or '$PORT' when the command is shown to people
-    idle_timeout: int | None = None  # keep idle keep-alive connections this long (memory rows)
+    # The memory rows: hold this many idle keep-alive connections for IDLE_SECONDS.
+    idle_connections: int = 0
 
 
 def hurtle_command(python: str, launch: Launch) -> list[str]:
@@ -53,8 +55,8 @@ def hurtle_command(python: str, launch: Launch) -> list[str]:
         "--backlog", BACKLOG, "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
         "--ws-ping-interval", "0",
     ]  # fmt: skip
-    if launch.idle_timeout:
-        command += ["--timeout-keep-alive", str(launch.idle_timeout)]
+    if launch.idle_connections:
+        command += ["--timeout-keep-alive", str(IDLE_SECONDS)]
     return command
 
 
@@ -64,8 +66,8 @@ def uvicorn_command(python: str, launch: Launch, ws: str = "auto") -> list[str]:
         "--backlog", BACKLOG, "--loop", "uvloop", "--http", "httptools", "--ws", ws,
         "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0",
     ]  # fmt: skip
-    if launch.idle_timeout:
-        command += ["--timeout-keep-alive", str(launch.idle_timeout)]
+    if launch.idle_connections:
+        command += ["--timeout-keep-alive", str(IDLE_SECONDS)]
     return command
 
 
@@ -80,9 +82,12 @@ def granian_command(python: str, launch: Launch) -> list[str]:
         "--runtime-threads", "1", "--loop", "uvloop", "--backlog", BACKLOG,
         "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    if launch.idle_timeout:
-        # hyper closes a connection whose next request head does not arrive in time.
-        command += ["--http1-header-read-timeout", str(min(launch.idle_timeout, 60) * 1000)]
+    if launch.idle_connections:
+        # hyper closes a connection whose next request head does not arrive in time (60 s
+        # at most), and granian serves no more connections at once than --backpressure
+        # (by default its backlog): more wait unaccepted.
+        command += ["--http1-header-read-timeout", str(min(IDLE_SECONDS, 60) * 1000)]
+        command += ["--backpressure", str(launch.idle_connections + 256)]
     return [*command, launch.app]
 
 
@@ -91,8 +96,8 @@ def hypercorn_command(python: str, launch: Launch) -> list[str]:
         python, "-m", "hypercorn", "--worker-class", "uvloop", "--workers", "0",
         "--bind", f"{HOST}:{launch.port}", "--backlog", BACKLOG, "--log-level", "warning",
     ]  # fmt: skip
-    if launch.idle_timeout:
-        command += ["--keep-alive", str(launch.idle_timeout)]
+    if launch.idle_connections:
+        command += ["--keep-alive", str(IDLE_SECONDS)]
     return [*command, launch.app]
 
 
@@ -206,10 +211,10 @@ class ServerFailed(RuntimeError):
 class RunningServer:
     """One server process for the time of a `with` block: started, ready, then stopped."""
 
-    def __init__(self, setup: ServerSetup, name: str, app: str, idle_timeout: int | None = None):
+    def __init__(self, setup: ServerSetup, name: str, app: str, idle_connections: int = 0):
         self.name = name
         self.port = free_port()
-        self.command = setup.command(name, Launch(app, self.port, idle_timeout))
+        self.command = setup.command(name, Launch(app, self.port, idle_connections))
         self.env = setup.env(name)
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process: subprocess.Popen[bytes] | None = None

@@ -55,6 +55,8 @@ class Workload:
     # omission then leaves no usable percentile: such a workload reports no p99.
     reports_p99: bool = True
     window: int = 0  # WebSocket: messages in flight per connection
+    # Requests/s that no server can exceed (connections / the app's own wait), if any.
+    ceiling: float | None = None
 
 
 WS_CONNECTIONS = 16
@@ -73,7 +75,8 @@ WORKLOADS = [
     Workload("stream", "1 MiB response streamed in 64 KiB chunks, 64 connections",
              "stream 1 MiB", "raw:app", Goal(uvicorn=1.5), path="/stream"),
     Workload("sleep", "1,000 connections on an endpoint that awaits 50 ms", "1,000 x 50 ms",
-             "raw:app", Goal(uvicorn=1.5), path="/sleep", connections=1000),
+             "raw:app", Goal(uvicorn=1.5), path="/sleep", connections=1000,
+             ceiling=1000 / 0.050),
     Workload("starlette", "Starlette hello-world, 64 connections", "Starlette",
              "starlette_app:app", Goal(uvicorn=1.3)),
     Workload("fastapi", "FastAPI hello-world, 64 connections", "FastAPI", "fastapi_app:app",
