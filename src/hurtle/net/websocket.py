@@ -46,6 +46,7 @@ __all__ = ["WebSocketConnection"]
 error_log = logging.getLogger("hurtle.error")
 
 _CLOSE_TIMEOUT = 5.0
+_COALESCE = 65536
 _SERVICE_RESTART = 1012  # RFC 6455 section 7.4 (IANA registry): the server restarts.
 
 
@@ -80,6 +81,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         self._pong_deadline: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._unflushed = 0  # Bytes of frames queued in the wire, not yet written.
         self._lost = False
 
     def start(self) -> None:
@@ -158,6 +160,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         self._flush()
 
     def _flush(self) -> None:
+        self._unflushed = 0
         data, close = self.wire.outgoing()
         if self._lost:
             return
@@ -206,7 +209,19 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
             self.wire.send_text(data)
         else:
             self.wire.send_bytes(data)
-        self._flush()
+        # Frames sent in one turn of the loop leave in one write (an app that
+        # answers a burst of messages makes one syscall, not one per frame);
+        # past _COALESCE bytes they go at once, so memory stays bounded and
+        # write backpressure still reaches a `send` that never yields.
+        if self._unflushed == 0:
+            self.loop.call_soon(self._flush_if_pending)
+        self._unflushed += len(data) + 1
+        if self._unflushed > _COALESCE:
+            self._flush()
+
+    def _flush_if_pending(self) -> None:
+        if self._unflushed:
+            self._flush()
 
     def close(self, code: int, reason: str) -> None:
         if self._lost:
