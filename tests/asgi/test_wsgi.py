@@ -22,7 +22,7 @@ from apps.basic import respond
 from hurtle.asgi.interface import detect
 from hurtle.asgi.types import Receive, Scope, Send
 from hurtle.asgi.wsgi import WSGIAdapter
-from support import InProcessServer, ServerProcess, parse_responses, raw_request
+from support import InProcessServer, ServerProcess, parse_responses, raw_request, read_until
 
 Serve = Callable[..., InProcessServer]
 Start = Callable[..., ServerProcess]
@@ -46,17 +46,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 def wait_for_event(event: str, timeout: float = 10.0) -> None:
     assert wait_for(lambda: event in wsgi_apps.EVENTS, timeout), wsgi_apps.EVENTS
-
-
-def read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    data = b""
-    while marker not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 # -- the environ ------------------------------------------------------------------
