@@ -26,7 +26,7 @@ import logging
 from time import perf_counter
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
 from hurtle.logs import log_access
 from hurtle.wire.headers import InvalidResponse
 
@@ -66,14 +66,13 @@ class ResponseStream(Protocol):
         """The app returned; the cycle is over."""
 
 
-class HTTPCycle:
+class HTTPCycle(Wakeable):
     __slots__ = (
         "_body",
         "_body_size",
         "_end_sent",
         "_expect_continue",
         "_pending_start",
-        "_waiter",
         "bytes_sent",
         "disconnected",
         "head_written",
@@ -91,12 +90,12 @@ class HTTPCycle:
     ) -> None:
         self.scope = scope
         self.stream = stream
+        self._waiter = None
         self.start_time = start_time
         self._expect_continue = expect_continue
         self._body: list[bytes] = []
         self._body_size = 0
         self._end_sent = False
-        self._waiter: asyncio.Future[None] | None = None
         self._pending_start: Message | None = None
         self.request_ended = False
         self.disconnected = False
@@ -130,13 +129,6 @@ class HTTPCycle:
         self.disconnected = True
         self._wake()
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
     # -- the ASGI callables --------------------------------------------------
 
     async def receive(self) -> Message:
@@ -161,8 +153,7 @@ class HTTPCycle:
                 return {"type": "http.request", "body": data, "more_body": more}
             if self.disconnected or self.response_complete:
                 return {"type": "http.disconnect"}
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            await waiter
+            await self._sleep()
 
     async def send(self, message: Message) -> None:
         if self.disconnected:

@@ -28,7 +28,7 @@ from collections import deque
 from enum import Enum
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
 from hurtle.logs import access_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse
 
@@ -69,10 +69,11 @@ class State(Enum):
 _DENIED_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
-class WebSocketCycle:
+class WebSocketCycle(Wakeable):
     def __init__(self, scope: Scope, stream: WebSocketStream, max_queue: int) -> None:
         self.scope = scope
         self.stream = stream
+        self._waiter = None
         self.max_queue = max_queue
         self.state = State.CONNECTING
         self._connect_sent = False
@@ -80,7 +81,6 @@ class WebSocketCycle:
         self._close_code = 1006
         self._close_reason = ""
         self._disconnected = False
-        self._waiter: asyncio.Future[None] | None = None
         self.reading_paused = False
         self.handshake_done = False  # 101 or an HTTP answer has gone out.
 
@@ -103,13 +103,6 @@ class WebSocketCycle:
         if error_log.isEnabledFor(logging.DEBUG):
             error_log.debug("WebSocket closed: %d %s", code, log_safe(reason))
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
     # -- the ASGI callables --------------------------------------------------
 
     async def receive(self) -> Message:
@@ -131,8 +124,7 @@ class WebSocketCycle:
                     "code": self._close_code,
                     "reason": self._close_reason,
                 }
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            await waiter
+            await self._sleep()
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
