@@ -27,7 +27,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 APPS = HERE / "apps"
-PEERS_VENV = HERE / ".venv-peers"
+# One venv per Python version: `python3.13 benchmarks/harness.py` measures every
+# server under 3.13 (where hurtle starts apps eagerly), python3.11 under 3.11.
+PEERS_VENV = HERE / f".venv-peers-{sys.version_info.major}.{sys.version_info.minor}"
 PEERS_PYTHON = PEERS_VENV / "bin" / "python"
 STAMP = PEERS_VENV / ".bench-requirements"
 

@@ -218,16 +218,16 @@ class Server:
         for connection in list(state.connections):
             connection.shutdown()
         await self._wait_for_connections(state, deadline)
-        if state.connections or state.tasks:
+        if state.connections or state.running_tasks():
             error_log.warning(
                 "%d request(s) still running after the graceful shutdown: cancelling them",
-                len(state.tasks),
+                len(state.running_tasks()),
             )
-            for task in list(state.tasks):
+            for task in list(state.running_tasks()):
                 task.cancel()
             for connection in list(state.connections):
                 connection.abort()
-            if state.tasks:
+            if state.running_tasks():
                 await asyncio.wait(list(state.tasks), timeout=1.0)
 
     async def _wait_for_connections(
@@ -235,7 +235,7 @@ class Server:
     ) -> None:
         """Until every connection and request has ended, the deadline, or a forced stop."""
         loop = asyncio.get_running_loop()
-        while state.connections or state.tasks:
+        while state.connections or state.running_tasks():
             if self._force.is_set() or loop.time() >= deadline:
                 break
             if lingering and not self._linger:

@@ -86,12 +86,12 @@ def test_valid_headers_become_lines() -> None:
     )
     assert isinstance(result, ResponseHeaders)
     # The app's spelling, order and duplicates are kept on the wire (RFC 9110 section 5.3).
-    assert result.lines == [
+    assert result.lines == (
         b"Content-Type: text/plain\r\n",
         b"x-a: 1\r\n",
         b"X-A: 2\r\n",
         b"Vary: \r\n",
-    ]
+    )
     # Names are compared case-insensitively (RFC 9110 section 5.1).
     assert result.names == {b"content-type", b"x-a", b"vary"}
     assert result.content_length is None
@@ -101,21 +101,21 @@ def test_valid_headers_become_lines() -> None:
 
 def test_no_headers() -> None:
     result = check_response_headers([])
-    assert result.lines == []
-    assert result.names == set()
+    assert result.lines == ()
+    assert result.names == frozenset()
 
 
 def test_pairs_may_be_lists_and_any_iterable() -> None:
     """ASGI headers are an iterable of [name, value] two-item iterables."""
     result = check_response_headers(iter([[b"a", b"1"], (b"b", b"2")]))
-    assert result.lines == [b"a: 1\r\n", b"b: 2\r\n"]
+    assert result.lines == (b"a: 1\r\n", b"b: 2\r\n")
 
 
 @pytest.mark.parametrize("name", [b"x", b"X-Custom_1", b"!#$%&'*+-.^_`|~", b"0123"])
 def test_token_names_accepted(name: bytes) -> None:
     """RFC 9110 section 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
     "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA."""
-    assert check_response_headers([(name, b"v")]).lines == [name + b": v\r\n"]
+    assert check_response_headers([(name, b"v")]).lines == (name + b": v\r\n",)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_token_names_accepted(name: bytes) -> None:
 )
 def test_values_with_htab_sp_vchar_and_obs_text_accepted(value: bytes) -> None:
     """RFC 9110 section 5.5: field-vchar = VCHAR / obs-text, with SP and HTAB inside."""
-    assert check_response_headers([(b"x", value)]).lines == [b"x: " + value + b"\r\n"]
+    assert check_response_headers([(b"x", value)]).lines == (b"x: " + value + b"\r\n",)
 
 
 def test_bytes_subclass_accepted_as_plain_bytes() -> None:
@@ -131,7 +131,7 @@ def test_bytes_subclass_accepted_as_plain_bytes() -> None:
         pass
 
     result = check_response_headers([(Name(b"x-a"), Name(b"1"))])
-    assert result.lines == [b"x-a: 1\r\n"]
+    assert result.lines == (b"x-a: 1\r\n",)
     assert all(type(name) is bytes for name in result.names)
 
 
@@ -226,7 +226,7 @@ def test_content_length_parsed(value: bytes, expected: int) -> None:
     result = check_response_headers([(b"Content-Length", value)])
     assert result.content_length == expected
     # Framing writes the one content-length line itself (H1Response.head).
-    assert result.lines == []
+    assert result.lines == ()
 
 
 @pytest.mark.parametrize(
@@ -249,7 +249,7 @@ def test_conflicting_content_lengths_rejected() -> None:
 def test_repeated_equal_content_length_is_one() -> None:
     result = check_response_headers([(b"content-length", b"3"), (b"Content-Length", b"03")])
     assert result.content_length == 3
-    assert result.lines == []
+    assert result.lines == ()
 
 
 @pytest.mark.parametrize(
@@ -270,7 +270,7 @@ def test_chunked_transfer_encoding_is_consumed(value: bytes) -> None:
     """hurtle frames the body itself (RFC 9112 section 6.1), so the app's header only asks."""
     result = check_response_headers([(b"Transfer-Encoding", value), (b"x", b"1")])
     assert result.te_chunked
-    assert result.lines == [b"x: 1\r\n"]
+    assert result.lines == (b"x: 1\r\n",)
     assert b"transfer-encoding" not in result.names
 
 
@@ -292,5 +292,47 @@ def test_connection_is_consumed(value: bytes, close: bool) -> None:
     """RFC 9112 section 9.6: the server decides persistence and writes Connection itself."""
     result = check_response_headers([(b"Connection", value)])
     assert result.close is close
-    assert result.lines == []
+    assert result.lines == ()
     assert b"connection" not in result.names
+
+
+# -- the cache of checked header lists ----------------------------------------------
+
+
+def test_repeated_list_gives_the_same_result_without_rechecking() -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
+    first = check_response_headers(headers)
+    assert check_response_headers(list(headers)) is first
+    assert first.content_length == 13 and first.lines == (b"content-type: text/plain\r\n",)
+
+
+def test_cache_hit_still_refuses_buffers_equal_to_accepted_bytes() -> None:
+    """memoryview(b"x") == b"x" and hashes alike: a cached list must not let it through."""
+    check_response_headers([(b"x-a", b"1")])
+    with pytest.raises(InvalidResponse, match="bytes"):
+        check_response_headers([(memoryview(b"x-a"), b"1")])
+    with pytest.raises(InvalidResponse, match="bytes"):
+        check_response_headers([(b"x-a", memoryview(b"1"))])
+
+
+def test_cache_hit_with_bytes_subclass_gives_plain_bytes() -> None:
+    class Name(bytes):
+        pass
+
+    check_response_headers([(b"x-b", b"2")])
+    result = check_response_headers([(Name(b"x-b"), Name(b"2"))])
+    assert all(type(name) is bytes for name in result.names)
+    assert all(type(line) is bytes for line in result.lines)
+
+
+def test_cache_stays_bounded() -> None:
+    from hurtle.wire import headers as module
+
+    for number in range(module._CHECKED_MAX * 3):
+        check_response_headers([(b"x-n", b"%d" % number)])
+    assert len(module._CHECKED) <= module._CHECKED_MAX
+
+
+def test_not_iterable_headers_refused() -> None:
+    with pytest.raises(InvalidResponse, match="iterable"):
+        check_response_headers(5)  # type: ignore[arg-type]

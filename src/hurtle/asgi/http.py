@@ -50,11 +50,12 @@ class ResponseStream(Protocol):
     def start_response(self, status: object, headers: Any) -> None:
         """Check the response head; raise InvalidResponse if it cannot be sent."""
 
-    def send_body(self, body: bytes, more_body: bool) -> None:
-        """Write the head (the first time) and this piece of body."""
+    def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
+        """Write the head (the first time) and this piece of body.
 
-    def write_paused(self) -> asyncio.Future[None] | None:
-        """A future to wait on while the transport's write buffer is full, else None."""
+        Returns a future to wait on when the transport's write buffer is full
+        (backpressure), else None.
+        """
 
     def resume_reading(self) -> None:
         """The cycle consumed buffered body; reading may go on."""
@@ -83,6 +84,7 @@ class HTTPCycle(Wakeable):
         "start_time",
         "status",
         "stream",
+        "task",
     )
 
     def __init__(
@@ -104,6 +106,8 @@ class HTTPCycle(Wakeable):
         self.status = 0
         self.bytes_sent = 0
         self.head_written = False
+        # The task running the app, when it did not finish at once (net/ sets it).
+        self.task: asyncio.Task[None] | None = None
 
     # -- fed by the connection ---------------------------------------------
 
@@ -179,8 +183,7 @@ class HTTPCycle(Wakeable):
                 # listen for disconnect while streaming (Litestar) end here.
                 self._wake()
             self.head_written = True
-            self.stream.send_body(body, more_body)
-            paused = self.stream.write_paused()
+            paused = self.stream.send_body(body, more_body)
             if paused is not None:
                 await paused
                 if self.disconnected and more_body:

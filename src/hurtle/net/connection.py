@@ -62,6 +62,10 @@ error_log = logging.getLogger("hurtle.error")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER = 2.0  # Seconds to drain a client's input after an error response.
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
+# Output queued in one turn of the loop goes out at its end (ServerState.flush_soon),
+# or at once when this much is waiting: memory stays bounded and write
+# backpressure still reaches an app whose `send` never yields.
+_COALESCE = 65536
 
 
 class H1Connection(WriteBackpressure, asyncio.Protocol):
@@ -83,6 +87,11 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self._request: RequestReceived | None = None
         self._queue: deque[Event] | None = None
         self._read_paused = False
+        # Keep-alive (RFC 9112 section 9.3): when the connection last became
+        # idle (None while a request is in progress), and one timer that
+        # compares against it when it fires. No timer is cancelled and re-armed
+        # per request: that would be two timer-heap operations each time.
+        self._idle_since: float | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         # Timeouts against slow clients (docs/security.md): the head being read
         # (its parser id, so a new head restarts the clock), a stalled body, a
@@ -93,6 +102,8 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self._body_activity = 0.0
         self._write_timer: asyncio.TimerHandle | None = None
         self._requests = 0
+        self._output: list[bytes] = []
+        self._output_size = 0
         self._lingering = False
         self._closing = False
 
@@ -123,9 +134,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # After an error response: dropped (see _linger_close).
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        self._idle_since = None
         parser = self.parser
         self._dispatch(parser.feed(data))
         head = parser.head_id
@@ -148,6 +157,8 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
             if cycle is not None:
                 cycle.feed_disconnect()
         self._queue = None
+        self._output = []
+        self._output_size = 0
         self._release_writer()
 
     def _writing_paused(self) -> None:
@@ -237,8 +248,11 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         state.active_requests += 1
         state.total_requests += 1
         task = start_task(self.loop, cycle.run(app))
-        state.tasks.add(task)
-        task.add_done_callback(state.tasks.discard)
+        if not task.done():  # Eagerly started apps are often done already.
+            # Removed by cycle_finished, or pruned by ServerState.running_tasks
+            # if it is cancelled before it ever ran: no done callback per request.
+            cycle.task = task
+            state.tasks.add(task)
 
     def _upgrade_to_websocket(self, event: RequestReceived) -> None:
         """Hand the transport to a WebSocketConnection (RFC 6455 section 4)."""
@@ -270,6 +284,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
             self._idle_timer = None
         state.connections.discard(self)
         self.reading = self.responding = None
+        self.flush()  # Responses to requests pipelined before the upgrade.
         websocket = WebSocketConnection(state, transport, event, scope, self.parser.upgrade_data)
         transport.set_protocol(websocket)
         if self._read_paused:
@@ -293,8 +308,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         )
         response = H1Response(event.status, _PLAIN, "GET", keep_alive=False)
         body = event.reason.encode("ascii", "replace") + b"\n"
-        assert self.transport is not None
-        self.transport.write(
+        self._write(
             response.head(body, False, "1.1", self.state.default_block) + response.body(body, False)
         )
         self.reading = self.responding = self.response = None
@@ -310,6 +324,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         """
         transport = self.transport
         assert transport is not None
+        self.flush()
         self._lingering = True
         if self._read_paused:
             self._read_paused = False
@@ -323,8 +338,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
     # -- ResponseStream, for the cycle ----------------------------------------
 
     def send_continue(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(_CONTINUE)
+        self._write(_CONTINUE)
 
     def start_response(self, status: object, headers: Any) -> None:
         request = self._request
@@ -340,10 +354,9 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self.response = H1Response(status, headers, request.method, keep_alive)
         self._head_pending = True
 
-    def send_body(self, body: bytes, more_body: bool) -> None:
+    def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         response = self.response
-        transport = self.transport
-        assert response is not None and transport is not None
+        assert response is not None
         if self._head_pending:
             self._head_pending = False
             request = self._request
@@ -354,19 +367,39 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
                 request.http_version,
                 self.state.defaults_without(response.header_names),
             )
-            transport.write(head + response.body(body, more_body))
+            self._write(head + response.body(body, more_body))
         else:
             data = response.body(body, more_body)
             if data:
-                transport.write(data)
+                self._write(data)
         if response.mismatch is not None:
             error_log.error("ASGI app sent a %s; closing the connection", response.mismatch)
             response.mismatch = None
             if response.ended:
                 self._close()
-                return
+                return None
         if not more_body:
             self._response_finished(response)
+        return self.write_paused()
+
+    def _write(self, data: bytes) -> None:
+        """Queue output for the end of this turn of the loop (ServerState.flush_soon)."""
+        output = self._output
+        if not output:
+            self.state.flush_soon(self)
+        output.append(data)
+        self._output_size += len(data)
+        if self._output_size >= _COALESCE:
+            self.flush()
+
+    def flush(self) -> None:
+        output = self._output
+        if output:
+            self._output = []
+            self._output_size = 0
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(output[0] if len(output) == 1 else b"".join(output))
 
     def resume_reading(self) -> None:
         if self._read_paused and self._queue is None:
@@ -378,7 +411,10 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self._close()
 
     def cycle_finished(self, cycle: HTTPCycle) -> None:
-        self.state.active_requests -= 1
+        state = self.state
+        state.active_requests -= 1
+        if cycle.task is not None:
+            state.tasks.discard(cycle.task)
         if cycle is self.responding and not cycle.response_complete:
             # The app ended without a complete response (the cycle logged why).
             self.responding = None
@@ -466,13 +502,21 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self.abort()
 
     def _arm_idle_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        self._idle_timer = self.loop.call_later(self.state.keep_alive_timeout, self._on_idle)
+        """The connection is idle from now: close it after the keep-alive timeout."""
+        loop = self.loop
+        self._idle_since = loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = loop.call_later(self.state.keep_alive_timeout, self._on_idle)
 
     def _on_idle(self) -> None:
         self._idle_timer = None
-        if self.responding is None and self.reading is None:
+        since = self._idle_since
+        if since is None or self.responding is not None or self.reading is not None:
+            return  # Busy: _arm_idle_timer starts the clock again when it is idle.
+        remaining = since + self.state.keep_alive_timeout - self.loop.time()
+        if remaining > 0:
+            self._idle_timer = self.loop.call_later(remaining, self._on_idle)
+        else:
             self._close()
 
     def _pause_reading(self) -> None:
@@ -483,6 +527,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
     def _close(self) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
+            self.flush()
             transport.close()
 
     # -- server control ------------------------------------------------------
@@ -494,6 +539,8 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
             self._close()
 
     def abort(self) -> None:
+        self._output = []
+        self._output_size = 0
         if self.transport is not None:
             self.transport.abort()
 

@@ -23,6 +23,11 @@ class Connection(Protocol):
         """Drop the connection now."""
 
 
+class Flushable(Protocol):
+    def flush(self) -> None:
+        """Write out what was queued during this turn of the loop."""
+
+
 __all__ = ["ServerState"]
 
 
@@ -67,6 +72,8 @@ class ServerState:
             self.default_names |= {b"date"}
         self.default_block = b""
         self._date_line = b""
+        # Connections with output queued in this turn of the loop (flush_soon).
+        self._unflushed: list[Flushable] = []
         self._timer: asyncio.TimerHandle | None = None
         self.tick()
 
@@ -95,6 +102,31 @@ class ServerState:
                 1 if self.config.server_header and b"server" not in skip else 0, self._date_line
             )
         return b"".join(lines)
+
+    def running_tasks(self) -> set[asyncio.Task[None]]:
+        """The app tasks still running (a task cancelled before its first step never
+        reaches the code that removes it, so done ones are pruned here)."""
+        self.tasks.difference_update([task for task in self.tasks if task.done()])
+        return self.tasks
+
+    def flush_soon(self, connection: Flushable) -> None:
+        """Call `connection.flush()` once the callbacks of this turn of the loop have run.
+
+        Why: on loopback and in VMs the costly part of a small response is not
+        the write() but waking the client that sleeps on the other end of the
+        socket. Responses written one by one, each right after its request was
+        read, wake the client once each; the same responses written in a burst
+        at the end of the turn find it awake after the first. One call_soon per
+        turn serves every connection that has output.
+        """
+        if not self._unflushed:
+            self.loop.call_soon(self._flush_all)
+        self._unflushed.append(connection)
+
+    def _flush_all(self) -> None:
+        connections, self._unflushed = self._unflushed, []
+        for connection in connections:
+            connection.flush()
 
     def over_capacity(self) -> bool:
         limit = self.limit_concurrency

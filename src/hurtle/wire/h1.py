@@ -411,7 +411,9 @@ class H1Response:
     def __init__(
         self, status: object, headers: Iterable[object], request_method: str, keep_alive: bool
     ) -> None:
-        self._status = check_status(status)
+        self._status = (
+            status if type(status) is int and 100 <= status <= 599 else check_status(status)
+        )
         self._headers: ResponseHeaders = check_response_headers(headers)
         # RFC 9110 section 6.4.1: HEAD, 1xx, 204 and 304 responses carry no body.
         self._no_body = request_method == "HEAD" or self._status in (204, 304) or self._status < 200
@@ -465,7 +467,7 @@ class H1Response:
         return b"".join([status_line(self._status), defaults, *lines, framing, connection, _CRLF])
 
     @property
-    def header_names(self) -> set[bytes]:
+    def header_names(self) -> frozenset[bytes]:
         return self._headers.names
 
     def body(self, data: bytes, more_body: bool) -> bytes:

@@ -57,16 +57,35 @@ _DIGITS = re.compile(rb"[0-9]{1,18}")
 
 
 class ResponseHeaders:
-    """The app's headers, checked, with what framing needs to know of them."""
+    """The app's headers, checked, with what framing needs to know of them.
+
+    Immutable: one instance may serve every response that repeats a header list.
+    """
 
     __slots__ = ("close", "content_length", "lines", "names", "te_chunked")
 
-    def __init__(self) -> None:
-        self.lines: list[bytes] = []
-        self.names: set[bytes] = set()
-        self.content_length: int | None = None
-        self.te_chunked = False
-        self.close = False
+    def __init__(
+        self,
+        lines: tuple[bytes, ...],
+        names: frozenset[bytes],
+        content_length: int | None,
+        te_chunked: bool,
+        close: bool,
+    ) -> None:
+        self.lines = lines
+        self.names = names
+        self.content_length = content_length
+        self.te_chunked = te_chunked
+        self.close = close
+
+
+# Header lists already checked, by value. Apps and frameworks send the same few
+# lists again and again (a constant list, or content-type plus one of a few
+# content-lengths), and checking one costs regex matches and formatting per
+# header; a lookup costs a hash. Cleared when full, so it stays small whatever
+# the app sends.
+_CHECKED: dict[tuple[object, ...], ResponseHeaders] = {}
+_CHECKED_MAX = 512
 
 
 def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
@@ -76,9 +95,33 @@ def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
     Connection are consumed here: framing decides them (RFC 9112 sections 6
     and 9.6), so they are not copied to `lines`.
     """
-    result = ResponseHeaders()
-    lines = result.lines
-    names = result.names
+    try:
+        key = tuple(headers)
+    except TypeError:
+        raise InvalidResponse(f"headers must be an iterable of pairs, got {headers!r}") from None
+    try:
+        checked = _CHECKED.get(key)
+    except TypeError:  # Unhashable: [name, value] lists, bytearrays. Checked every time.
+        return _check(key)
+    if checked is not None:
+        # Equal is not enough: memoryview(b"x") == b"x", and only bytes are accepted.
+        for pair in key:  # A hit is a tuple of 2-tuples: it equals a list that passed.
+            if type(pair[0]) is not bytes or type(pair[1]) is not bytes:  # type: ignore[index]
+                return _check(key)
+        return checked
+    checked = _check(key)
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[key] = checked
+    return checked
+
+
+def _check(headers: tuple[object, ...]) -> ResponseHeaders:
+    lines: list[bytes] = []
+    names: set[bytes] = set()
+    content_length: int | None = None
+    te_chunked = False
+    close = False
     for item in headers:
         name: object
         value: object
@@ -101,26 +144,26 @@ def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
             if _DIGITS.fullmatch(value) is None:
                 raise InvalidResponse(f"content-length {value!r} is not a decimal number")
             length = int(value)
-            if result.content_length is not None and result.content_length != length:
+            if content_length is not None and content_length != length:
                 raise InvalidResponse("two different content-length headers")
             # Framing writes the one content-length line (H1Response.head), so
             # it is not copied to `lines`: a second copy would be a duplicate.
-            result.content_length = length
+            content_length = length
             continue
         elif lower == b"transfer-encoding":
             if value.strip().lower() != b"chunked":
                 raise InvalidResponse(
                     f"transfer-encoding {value!r} is not supported; hurtle frames the body itself"
                 )
-            result.te_chunked = True
+            te_chunked = True
             continue
         elif lower == b"connection":
             if b"close" in value.lower():
-                result.close = True
+                close = True
             continue
         names.add(lower)
         lines.append(b"%s: %s\r\n" % (name, value))
-    if result.te_chunked and result.content_length is not None:
+    if te_chunked and content_length is not None:
         # RFC 9112 section 6.3: a sender must not send both.
         raise InvalidResponse("content-length together with transfer-encoding")
-    return result
+    return ResponseHeaders(tuple(lines), frozenset(names), content_length, te_chunked, close)
