@@ -219,6 +219,45 @@ def test_streamed_response_uses_chunked_coding(serve_app: Serve) -> None:
     assert body == b"7\r\nchunk0\n\r\n7\r\nchunk1\n\r\n7\r\nchunk2\n\r\n0\r\n\r\n"
 
 
+# Pieces below and above the size that is written without copying (16 KiB), and
+# more in one turn of the loop than one coalesced write takes (256 KiB).
+_PIECE_SIZES = [1, 20_000, 5, 300_000, 0, 70_000, 16_384, 3]
+
+
+def _pieces() -> list[bytes]:
+    return [bytes([65 + index % 26]) * size for index, size in enumerate(_PIECE_SIZES)]
+
+
+async def _pieces_app(scope: Scope, receive: Receive, send: Send) -> None:
+    pieces = _pieces()
+    headers = []
+    if scope["path"] == "/declared":
+        headers.append((b"content-length", b"%d" % sum(map(len, pieces))))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for piece in pieces:
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def test_large_and_small_pieces_are_framed_exactly(serve_app: Serve) -> None:
+    """RFC 9112 section 7.1: every piece its own chunk, whatever its size; then last-chunk."""
+    server = serve_app(_pieces_app)
+    reply = raw_request(server.port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower()
+    expected = b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in _pieces() if piece)
+    assert body == expected + b"0\r\n\r\n"
+
+
+def test_large_pieces_with_content_length_keep_the_connection(serve_app: Serve) -> None:
+    server = serve_app(_pieces_app)
+    with httpx.Client() as client:
+        for _ in range(3):  # Keep-alive: each response must end exactly where declared.
+            response = client.get(server.url + "/declared")
+            assert response.content == b"".join(_pieces())
+            assert response.headers["content-length"] == str(sum(_PIECE_SIZES))
+
+
 def test_single_body_gets_content_length(serve_app: Serve) -> None:
     server = serve_app(basic_app)
     response = httpx.get(server.url + "/")
@@ -374,6 +413,22 @@ def test_idle_keep_alive_connection_is_closed(serve_app: Serve) -> None:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         data = read_to_eof(sock)
     assert data.endswith(b"Hello, world!")
+
+
+def test_keep_alive_timeout_counts_from_the_last_response(serve_app: Serve) -> None:
+    """RFC 9112 section 9.3: a connection in use is not closed for the idle time before."""
+    server = serve_app(basic_app, timeout_keep_alive=1.0)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        started = time.monotonic()
+        for pause in (0.0, 0.7, 0.7):  # 1.4 s in all: past one timeout from the first.
+            time.sleep(pause)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            assert read_until(sock, b"Hello, world!").endswith(b"Hello, world!")
+        last = time.monotonic()
+        assert last - started >= 1.4
+        assert sock.recv(1) == b""  # Then idle for the timeout: closed by the server.
+        idle = time.monotonic() - last
+    assert 0.9 <= idle < 3.0
 
 
 def test_expect_100_continue_only_when_the_app_reads(serve_app: Serve) -> None:

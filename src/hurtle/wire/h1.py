@@ -387,6 +387,8 @@ def _describe(exc: Exception) -> str:
 
 _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+_CRLF_LAST_CHUNK = _CRLF + _LAST_CHUNK
+_NOTHING = (b"", b"", b"")
 
 
 class H1Response:
@@ -472,12 +474,21 @@ class H1Response:
 
     def body(self, data: bytes, more_body: bool) -> bytes:
         """Frame one piece of body; the last call has `more_body` false."""
+        prefix, data, suffix = self.frame(data, more_body)
+        return prefix + data + suffix if prefix or suffix else data
+
+    def frame(self, data: bytes, more_body: bool) -> tuple[bytes, bytes, bytes]:
+        """One piece of body as (framing before, body, framing after).
+
+        Apart, so that a large piece can be written without being copied
+        into one buffer with its chunk framing.
+        """
         if self.ended:
             raise InvalidResponse("response body sent after the response was complete")
         if not more_body:
             self.ended = True
         if self._no_body:
-            return b""
+            return _NOTHING
         remaining = self._remaining
         if remaining is not None:
             size = len(data)
@@ -492,11 +503,11 @@ class H1Response:
             if not more_body and self._remaining and self.mismatch is None:
                 self.mismatch = f"body shorter than content-length ({self.bytes_sent} < {self.bytes_sent + self._remaining})"
                 self.keep_alive = False
-            return data
+            return b"", data, b""
         self.bytes_sent += len(data)
         if self._chunked:
+            # RFC 9112 section 7.1: chunk-size CRLF chunk-data CRLF, then last-chunk.
             if data:
-                chunk = b"%x\r\n%s\r\n" % (len(data), data)
-                return chunk + _LAST_CHUNK if not more_body else chunk
-            return b"" if more_body else _LAST_CHUNK
-        return data
+                return b"%x\r\n" % len(data), data, _CRLF if more_body else _CRLF_LAST_CHUNK
+            return _NOTHING if more_body else (b"", b"", _LAST_CHUNK)
+        return b"", data, b""
