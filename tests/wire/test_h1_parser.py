@@ -362,6 +362,21 @@ def test_trailers_do_not_leak_into_the_next_request() -> None:
     assert summarize(events).requests[1].headers == [(b"host", b"example.com")]
 
 
+def test_framing_fields_in_trailers_mean_nothing() -> None:
+    """RFC 9110 section 6.5.1: Host, Expect or Upgrade as trailer fields neither
+    count for the request they end nor carry over to the next one."""
+    data = (
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+        b"0\r\nHost: b\r\nExpect: 100-continue\r\nUpgrade: websocket\r\n\r\n"
+        b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
+    events = parse(data)
+    heads = [event for event in events if isinstance(event, RequestReceived)]
+    assert [head.target for head in heads] == [b"/", b"/next"]
+    assert all(head.upgrade is None and not head.expect_continue for head in heads)
+    assert not any(isinstance(event, RequestRejected) for event in events)
+
+
 def test_chunked_body_without_trailers() -> None:
     data = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     assert only_request(parse(data)).body == b"abc"

@@ -114,6 +114,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self._output_size = 0
         self._lingering = False
         self._closing = False
+        self._replaying = False  # Dispatching requests that waited in the pipeline queue.
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -252,10 +253,20 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self.reading = self.responding = cycle
         self._request = event
         self._requests += 1
-        app = _service_unavailable if state.over_capacity() else state.app
+        app = state.app
+        if state.limit_concurrency is not None and state.over_capacity():
+            app = _service_unavailable
         state.active_requests += 1
         state.total_requests += 1
-        task = start_task(self.loop, cycle.run(app))
+        if self._replaying:
+            # Pipelined requests, replayed as the response before them ends:
+            # eagerly, so that a burst of them is answered in this turn of the
+            # loop, not one per turn. A request read from the socket gets a
+            # task that runs after this turn's reads: measured faster for
+            # frameworks (docs/performance.md, "Eager start").
+            task = start_eagerly(self.loop, cycle.run(app))
+        else:
+            task = self.loop.create_task(cycle.run(app))
         if not task.done():  # Eagerly started apps are often done already.
             # Removed by cycle_finished, or pruned by ServerState.running_tasks
             # if it is cancelled before it ever ran: no done callback per request.
@@ -469,7 +480,11 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         queue = self._queue
         if queue is not None:
             self._queue = None
-            self._dispatch(list(queue))
+            self._replaying = True
+            try:
+                self._dispatch(list(queue))
+            finally:
+                self._replaying = False
         if self._queue is None and self._read_paused:
             reading = self.reading
             # Reading paused for the queue; it stays paused only while the
@@ -581,7 +596,9 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
 
 if sys.version_info >= (3, 12):
 
-    def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Task[None]:
+    def start_eagerly(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> Task[None]:
         """Run the app at once, up to its first real suspension (Python 3.12 eager tasks).
 
         A response that needs no waiting (most do not) is written before this
@@ -593,7 +610,9 @@ if sys.version_info >= (3, 12):
 
 else:  # pragma: no cover - Python 3.11 has no eager start that keeps current_task() right
 
-    def start_task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> Task[None]:
+    def start_eagerly(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> Task[None]:
         return loop.create_task(coro)
 
 
@@ -607,7 +626,10 @@ def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:
         raw_path, _, query = target.partition(b"?")
     else:
         raw_path, query = _split_other_target(target)
-    path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8", "replace")
+    if b"%" in raw_path:
+        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
+    else:
+        path = raw_path.decode("utf-8", "replace")
     if root_path:
         path = root_path + path
         raw_path = root_path.encode("utf-8") + raw_path

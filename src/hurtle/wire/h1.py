@@ -166,6 +166,9 @@ _HEAD = _Section(431, "Request header fields too large")
 _CHUNK_HEADER = _Section(400, "Malformed request: chunk extensions too long")
 _TRAILERS = _Section(431, "Request trailer fields too large")
 _OWS = b" \t"
+_FRAMING_FIELDS = frozenset(
+    [b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"]
+)
 
 
 class _Rejected(Exception):
@@ -181,17 +184,25 @@ class H1Parser:
         "_body_size",
         "_body_total",
         "_chunked",
+        "_content_length",
         "_epoch",
         "_events",
+        "_expect_continue",
         "_header_bytes",
         "_headers",
+        "_hosts",
         "_limits",
+        "_max_body",
         "_max_head",
+        "_max_header_bytes",
+        "_max_headers",
+        "_max_request_line",
         "_max_trailer",
         "_metered",
         "_parser",
         "_section",
         "_section_cap",
+        "_upgrade",
         "_url",
         "stopped",
         "upgrade_data",
@@ -210,6 +221,16 @@ class H1Parser:
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
         self._max_trailer = self._limits.max_header_bytes + 8192
+        # The limits again as plain attributes: the callbacks read them per header.
+        self._max_request_line = self._limits.max_request_line
+        self._max_headers = self._limits.max_headers
+        self._max_header_bytes = self._limits.max_header_bytes
+        self._max_body = self._limits.max_body
+        # What the header fields say about framing, noted as they arrive.
+        self._hosts = 0
+        self._content_length = -1
+        self._expect_continue = False
+        self._upgrade: bytes | None = None
         self._chunked = False
         self._body_size = 0  # Body bytes of the current request.
         self._body_total = 0  # Body bytes ever parsed: what a feed held besides framing.
@@ -281,11 +302,15 @@ class H1Parser:
         self._header_bytes = 0
         self._body_size = 0
         self._chunked = False
+        self._hosts = 0
+        self._content_length = -1
+        self._expect_continue = False
+        self._upgrade = None
         self._enter(_HEAD, self._max_head)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self._limits.max_request_line:
+        if len(self._url) > self._max_request_line:
             raise _Rejected(414, "Request-URI too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -293,31 +318,34 @@ class H1Parser:
             # RFC 9110 section 5.5: a field value has no trailing whitespace;
             # llhttp drops the leading OWS only.
             value = value.rstrip(b" \t")
+        name = name.lower()
         headers = self._headers
-        headers.append((name.lower(), value))
+        headers.append((name, value))
         self._header_bytes += len(name) + len(value)
-        if len(headers) > self._limits.max_headers:
+        if len(headers) > self._max_headers:
             raise _Rejected(431, "Too many request header fields")
-        if self._header_bytes > self._limits.max_header_bytes:
+        if self._header_bytes > self._max_header_bytes:
             raise _Rejected(431, "Request header fields too large")
+        if name in _FRAMING_FIELDS and self._section is _HEAD:
+            # Noted for on_headers_complete (trailer fields come through here
+            # too, and say nothing about framing: RFC 9110 section 6.5.1).
+            if name == b"host":
+                self._hosts += 1
+            elif name == b"content-length":
+                self._content_length = int(value)  # llhttp checked it (RFC 9112 section 6.3)
+            elif name == b"transfer-encoding":
+                self._chunked = True  # llhttp refuses any final coding but chunked.
+            elif name == b"expect":
+                if value.lower() == b"100-continue":
+                    self._expect_continue = True
+            else:
+                self._upgrade = value
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        expect_continue = False
-        upgrade = None
-        hosts = 0
-        content_length = -1
-        for name, value in self._headers:
-            if name == b"host":
-                hosts += 1
-            elif name == b"content-length":
-                content_length = int(value)  # llhttp checked its syntax (RFC 9112 section 6.3)
-            elif name == b"transfer-encoding":
-                self._chunked = True  # llhttp refuses any final coding but chunked.
-            elif name == b"expect" and value.lower() == b"100-continue":
-                expect_continue = True
-            elif name == b"upgrade":
-                upgrade = value
+        expect_continue = self._expect_continue
+        hosts = self._hosts
+        content_length = self._content_length
         method = parser.get_method().decode("ascii")
         http_version = parser.get_http_version()
         if http_version not in ("1.1", "1.0"):
@@ -326,7 +354,7 @@ class H1Parser:
         if hosts > 1 or (hosts == 0 and http_version == "1.1"):
             # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
             raise _Rejected(400, "Malformed request: a request needs exactly one Host header")
-        max_body = self._limits.max_body
+        max_body = self._max_body
         if max_body is not None and content_length > max_body:
             # RFC 9110 section 15.5.14: refuse before a byte of the body is read.
             raise _Rejected(413, "Content too large")
@@ -341,7 +369,7 @@ class H1Parser:
                 self._headers,
                 parser.should_keep_alive(),
                 expect_continue,
-                upgrade,
+                self._upgrade,
             )
         )
         # Trailer fields (after a chunked body) come through on_header too. RFC
@@ -366,7 +394,7 @@ class H1Parser:
     def on_body(self, body: bytes) -> None:
         size = len(body)
         self._body_total += size
-        max_body = self._limits.max_body
+        max_body = self._max_body
         if max_body is not None:
             self._body_size += size
             if self._body_size > max_body:
