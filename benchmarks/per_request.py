@@ -2,18 +2,19 @@
 
 wrk against a real server measures everything at once: the kernel's TCP
 stack, the event loop, the parser, hurtle, the app. This script measures the
-part hurtle controls. It drives one `H1Connection` the way the event loop
-does, with `data_received(bytes)` and a transport whose `write` keeps nothing,
-and runs the raw ASGI app of benchmarks/apps/raw.py, so no socket, no system
-call and no client is in the figure. Each request gets its own turn of the
-loop, as it would from a socket; the cost of an empty turn is measured
-separately and subtracted.
+part hurtle controls. It drives `H1Connection`s the way the event loop does,
+with `data_received(bytes)` and transports whose `write` keeps nothing, and
+runs the raw ASGI app of benchmarks/apps/raw.py, so no socket, no system call
+and no client is in the figure. As under load from wrk, each turn of the loop
+brings a read to each of --connections connections, then runs what those reads
+started (the app tasks, the coalesced writes). The cost of empty turns is
+measured separately and subtracted.
 
-    python benchmarks/per_request.py                     # µs per request, median of rounds
-    python benchmarks/per_request.py --profile plaintext # where those µs go (cProfile)
+    python benchmarks/per_request.py                         # µs per request, medians
+    python benchmarks/per_request.py --hurtle-src /tmp/old/src   # another checkout
+    python benchmarks/per_request.py --profile plaintext     # where those µs go, by layer
 
-Run it pinned (`taskset -c 0`) and with the Python the comparison is about:
-Python 3.12+ starts the app eagerly, 3.11 cannot.
+Run it pinned (`taskset -c 0`) and with the Python the comparison is about.
 """
 
 from __future__ import annotations
@@ -26,23 +27,17 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent / "src"), str(HERE / "apps")]
-
-import raw  # noqa: E402
-
-from hurtle.config import Config  # noqa: E402
-from hurtle.net.connection import H1Connection  # noqa: E402
-from hurtle.net.state import ServerState  # noqa: E402
-
 REQUEST = b"GET /%s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
 PIPELINE_DEPTH = 16
 UPLOAD_SIZE = 64 * 1024
 READ_SIZE = 65536  # What one read from the socket hands data_received, at most.
+WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream")
+REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH}
 
 
 class NullTransport(asyncio.Transport):
@@ -51,7 +46,6 @@ class NullTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = 0
-        self.writes = 0
         self.closed = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -61,12 +55,10 @@ class NullTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += len(data)
-        self.writes += 1
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
             self.written += len(data)
-        self.writes += 1
 
     def is_closing(self) -> bool:
         return self.closed
@@ -91,7 +83,7 @@ class NullTransport(asyncio.Transport):
 
 
 def reads_for(workload: str) -> list[bytes]:
-    """What data_received gets for one unit of the workload (a request, or a batch)."""
+    """What data_received gets, read by read, for one request (or one pipelined batch)."""
     if workload == "plaintext":
         return [REQUEST % b"plaintext"]
     if workload == "json":
@@ -110,34 +102,48 @@ def reads_for(workload: str) -> list[bytes]:
     raise SystemExit(f"unknown workload {workload!r}")
 
 
-REQUESTS_PER_UNIT = {"pipelined": PIPELINE_DEPTH}
-WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream")
+class Driver:
+    """Connections of one server state, fed read by read, one read each per loop turn."""
 
+    def __init__(self, connections: int) -> None:
+        import raw
 
-async def drive(workload: str, units: int) -> float:
-    """Seconds for `units` units of the workload, each read in its own loop turn."""
-    loop = asyncio.get_running_loop()
-    state = ServerState(
-        Config(app="raw:app", access_log=False, limit_requests_per_connection=None), raw.app, loop
-    )
-    connection = H1Connection(state)
-    transport = NullTransport()
-    connection.connection_made(transport)
-    reads = reads_for(workload)
-    feed = connection.data_received
-    pause = asyncio.sleep
-    started = time.perf_counter()
-    for _ in range(units):
-        for data in reads:
-            feed(data)
-            await pause(0)
-        while state.active_requests:
-            await pause(0)
-    elapsed = time.perf_counter() - started
-    connection.connection_lost(None)
-    state.stop_ticking()
-    assert not transport.closed, "the connection closed: the workload went wrong"
-    return elapsed
+        from hurtle.config import Config
+        from hurtle.net.connection import H1Connection
+        from hurtle.net.state import ServerState
+
+        self.loop = asyncio.get_running_loop()
+        config = Config(app="raw:app", access_log=False, limit_requests_per_connection=None)
+        self.state = ServerState(config, raw.app, self.loop)
+        self.transports = [NullTransport() for _ in range(connections)]
+        self.connections = [H1Connection(self.state) for _ in range(connections)]
+        for connection, transport in zip(self.connections, self.transports, strict=True):
+            connection.connection_made(transport)
+
+    async def run(self, workload: str, rounds: int) -> float:
+        """Seconds for `rounds` x len(connections) units of the workload."""
+        reads = reads_for(workload)
+        feeds = [connection.data_received for connection in self.connections]
+        state = self.state
+        pause = asyncio.sleep
+        started = time.perf_counter()
+        for _ in range(rounds):
+            for data in reads:
+                for feed in feeds:
+                    feed(data)
+                await pause(0)
+            while state.active_requests:
+                await pause(0)
+        await pause(0)  # The last coalesced writes.
+        elapsed = time.perf_counter() - started
+        if any(transport.closed for transport in self.transports):
+            raise SystemExit("a connection closed: the workload went wrong")
+        return elapsed
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.connection_lost(None)
+        self.state.stop_ticking()
 
 
 async def empty_turns(turns: int) -> float:
@@ -148,6 +154,19 @@ async def empty_turns(turns: int) -> float:
     return time.perf_counter() - started
 
 
+async def measure_once(workload: str, requests: int, connections: int) -> float:
+    """µs per request, the empty loop turns taken out."""
+    driver = Driver(connections)
+    per_round = connections * REQUESTS_PER_READ.get(workload, 1)
+    rounds = max(1, requests // per_round)
+    await driver.run(workload, max(1, rounds // 10))  # Warm-up.
+    gc.collect()
+    busy = await driver.run(workload, rounds)
+    driver.close()
+    idle = await empty_turns(rounds * len(reads_for(workload)))
+    return (busy - idle) / (rounds * per_round) * 1e6
+
+
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
     if name == "uvloop":
         import uvloop
@@ -156,35 +175,66 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def measure(loop_name: str, workload: str, units: int, rounds: int) -> float:
-    """Median µs per request over the rounds, the empty loop turns taken out."""
-    turns = len(reads_for(workload))
-    per_request = REQUESTS_PER_UNIT.get(workload, 1)
+def measure(loop_name: str, workload: str, requests: int, connections: int, rounds: int) -> float:
     results = []
     for _ in range(rounds):
         loop = new_loop(loop_name)
         try:
-            loop.run_until_complete(drive(workload, units // 10))  # Warm-up.
-            gc.collect()
-            busy = loop.run_until_complete(drive(workload, units))
-            idle = loop.run_until_complete(empty_turns(units * turns))
+            results.append(loop.run_until_complete(measure_once(workload, requests, connections)))
         finally:
             loop.close()
-        results.append((busy - idle) / (units * per_request) * 1e6)
     return statistics.median(results)
 
 
-def profile(loop_name: str, workload: str, units: int, top: int) -> None:
-    loop = new_loop(loop_name)
-    try:
-        loop.run_until_complete(drive(workload, units // 10))
+# Where a function's own time is counted in --profile, by the path of its file.
+LAYERS = (
+    ("hurtle/wire/", "wire: parsing, response framing, header checks"),
+    ("hurtle/asgi/", "asgi: scope, receive/send, the request cycle"),
+    ("hurtle/net/", "net: connection, dispatch, timers, writes"),
+    ("benchmarks/apps/", "the app (raw ASGI)"),
+    ("asyncio/", "asyncio (Python part)"),
+)
+
+
+def profile(loop_name: str, workload: str, requests: int, connections: int, top: int) -> None:
+    """cProfile shares by layer, scaled to the µs measured without the profiler."""
+    plain = measure(loop_name, workload, requests, connections, 3)
+
+    async def profiled() -> pstats.Stats:
+        driver = Driver(connections)
+        per_round = connections * REQUESTS_PER_READ.get(workload, 1)
+        rounds = max(1, requests // per_round)
+        await driver.run(workload, max(1, rounds // 10))
         profiler = cProfile.Profile()
         profiler.enable()
-        loop.run_until_complete(drive(workload, units))
+        await driver.run(workload, rounds)
         profiler.disable()
+        driver.close()
+        return pstats.Stats(profiler)
+
+    loop = new_loop(loop_name)
+    try:
+        stats = loop.run_until_complete(profiled())
     finally:
         loop.close()
-    stats = pstats.Stats(profiler)
+    by_layer: dict[str, float] = defaultdict(float)
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]]
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = 0.0
+    for (path, _, _), (_, _, own, _, _) in entries.items():
+        if "per_request.py" in path or "cProfile" in path:
+            continue  # The driver itself.
+        layer = next((name for marker, name in LAYERS if marker in path), None)
+        if layer is None:
+            layer = "C code called from Python (llhttp, uvloop, builtins)"
+        by_layer[layer] += own
+        total += own
+    print(f"{workload}: {plain:.2f} µs per request without the profiler; shares from cProfile")
+    print("| layer | share | µs per request |")
+    print("| :--- | ---: | ---: |")
+    for layer, own in sorted(by_layer.items(), key=lambda item: -item[1]):
+        print(f"| {layer} | {own / total:.0%} | {plain * own / total:.2f} |")
+    print()
     stats.sort_stats("tottime").print_stats(top)
 
 
@@ -192,26 +242,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--hurtle-src", type=Path, default=HERE.parent / "src")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
-    parser.add_argument("--units", type=int, default=20_000, help="requests (or batches) a round")
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--profile", metavar="WORKLOAD", help="print a cProfile of one workload")
-    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--requests", type=int, default=200_000, help="requests a round")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="connections read from in each loop turn"
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", metavar="WORKLOAD", help="where the time goes, by layer")
+    parser.add_argument("--top", type=int, default=0, help="with --profile: the top functions")
     args = parser.parse_args()
+    sys.path[:0] = [str(args.hurtle_src.resolve()), str(HERE / "apps")]
+    import hurtle
+
+    if not Path(hurtle.__file__).resolve().is_relative_to(args.hurtle_src.resolve()):
+        raise SystemExit(f"hurtle was not imported from {args.hurtle_src}")
     if args.profile:
-        profile(args.loop, args.profile, args.units, args.top)
+        profile(args.loop, args.profile, args.requests, args.connections, args.top)
         return
     version = ".".join(map(str, sys.version_info[:3]))
-    print(f"Python {version}, {args.loop}, median of {args.rounds} rounds")
+    print(
+        f"Python {version}, {args.loop}, {args.connections} connections a turn, "
+        f"median of {args.rounds} rounds, hurtle from {args.hurtle_src}"
+    )
     print("| workload | µs per request |")
     print("| :--- | ---: |")
     for workload in args.workloads.split(","):
-        units = args.units if workload not in ("stream", "upload") else args.units // 10
-        print(f"| {workload} | {measure(args.loop, workload, units, args.rounds):.2f} |")
+        # Fewer of the heavy ones: each moves 64 KiB or 1 MiB.
+        requests = args.requests // 20 if workload in ("stream", "upload") else args.requests
+        figure = measure(args.loop, workload, requests, args.connections, args.rounds)
+        print(f"| {workload} | {figure:.2f} |")
 
-
-run: Callable[[], None] = main
 
 if __name__ == "__main__":
     main()

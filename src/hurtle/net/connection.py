@@ -112,6 +112,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         self._requests = 0
         self._output: list[bytes] = []
         self._output_size = 0
+        self._gather_writes = True
         self._lingering = False
         self._closing = False
         self._replaying = False  # Dispatching requests that waited in the pipeline queue.
@@ -122,6 +123,10 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
         # uvloop's transports quack like asyncio.Transport without subclassing it.
         transport = cast(asyncio.Transport, transport)
         self.transport = transport
+        # asyncio's plain TCP transport (selector_events) on Python 3.12 and
+        # 3.13.0 buffers what writelines() cannot send without ever pausing the
+        # protocol, so backpressure would be lost: pieces go one write each there.
+        self._gather_writes = type(transport).__module__ != "asyncio.selector_events"
         self.state.connections.add(self)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
@@ -441,10 +446,13 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
                 return
             if len(output) == 1:
                 transport.write(output[0])
-            elif size >= _ZERO_COPY:
+            elif size < _ZERO_COPY:
+                transport.write(b"".join(output))
+            elif self._gather_writes:
                 transport.writelines(output)  # One scatter-gather write, nothing copied.
             else:
-                transport.write(b"".join(output))
+                for data in output:
+                    transport.write(data)
 
     def resume_reading(self) -> None:
         if self._read_paused and self._queue is None:
