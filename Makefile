@@ -42,14 +42,16 @@ conformance-full: $(VENV)/.installed-runtime
 	bash scripts/conformance.sh --full
 
 # Benchmarks against uvicorn, granian and hypercorn (benchmarks/harness.py). They make
-# their own venv, benchmarks/.venv-peers. `make bench` (~25 min) rewrites
-# docs/benchmarks.md and docs/benchmarks.png; `make bench-quick` (~1 min) only prints.
-# Pass options with BENCH_ARGS, e.g. BENCH_ARGS='--hurtle-src /tmp/bench-head/src'.
+# their own venv per Python version, benchmarks/.venv-peers-3.X, and every server runs
+# under BENCH_PYTHON. `make bench` (~25 min) rewrites docs/benchmarks.md and
+# docs/benchmarks.png; `make bench-quick` (~1 min) only prints. Pass options with
+# BENCH_ARGS, e.g. BENCH_ARGS='--hurtle-src /tmp/bench-head/src'.
+BENCH_PYTHON ?= $(PYTHON)
 bench:
-	$(PYTHON) benchmarks/harness.py $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/harness.py $(BENCH_ARGS)
 
 bench-quick:
-	$(PYTHON) benchmarks/harness.py --quick $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/harness.py --quick $(BENCH_ARGS)
 
 docs: $(VENV)/.installed-runtime
 	$(BIN)/python -m hurtle.docgen > docs/configuration.md

@@ -1,6 +1,7 @@
 """What a benchmark run needs around it: the peers' venv, wrk, file descriptors, facts.
 
-Every server runs under one interpreter, the peers' venv (benchmarks/.venv-peers):
+Every server runs under one interpreter, the peers' venv (benchmarks/.venv-peers-3.X,
+one per Python version):
 uvicorn, granian and hypercorn are installed there, and so are hurtle's own
 dependencies, while hurtle itself is imported from `--hurtle-src` through
 PYTHONPATH. Every server thus sees the same Python, uvloop, httptools and

@@ -8,8 +8,9 @@ table shows medians over the rounds and ratios to uvicorn and granian, next
 to hurtle's goals. Then the memory rows: RSS of an idle server and per idle
 keep-alive connection.
 
-The harness first creates or updates benchmarks/.venv-peers (the peers, hurtle's
-dependencies, uvloop, matplotlib) and re-executes itself under its Python;
+The harness first creates or updates benchmarks/.venv-peers-3.X, for the Python
+that runs it (the peers, hurtle's dependencies, uvloop, matplotlib), and
+re-executes itself under the venv's Python;
 hurtle itself is imported from --hurtle-src. Its modules import only the
 standard library at the top, so that this works from any python3 >= 3.11. Only 127.0.0.1 is used, every
 run is bounded in time, and every process started is stopped by its PID.

@@ -475,7 +475,7 @@ to both:
 ### Machine and software
 
 - {facts.cpus} CPUs, {facts.cpu_model}; {facts.kernel}
-- {facts.python}: every server runs under this interpreter, in benchmarks/.venv-peers
+- {facts.python}: every server runs under this interpreter, in benchmarks/.venv-peers-{venv_version(facts.python)}
 - hurtle {facts.hurtle}, imported from `{settings["hurtle_src"]}`
 {packages}
 - {facts.wrk}
@@ -509,3 +509,8 @@ def write_document(run: Run, path: Path, chart_name: str) -> None:
         path.write_text(lines[0] + "\n" + block + "\n\n" + "".join(lines[1:]).lstrip("\n"))
     else:
         path.write_text(f"# Benchmarks\n\n{block}\n\n{text}")
+
+
+def venv_version(python: str) -> str:
+    """'3.13' of 'CPython 3.13.0': the suffix of the peers' venv that a run used."""
+    return ".".join(python.split()[-1].split(".")[:2])

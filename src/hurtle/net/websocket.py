@@ -214,12 +214,13 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         # past _COALESCE bytes they go at once, so memory stays bounded and
         # write backpressure still reaches a `send` that never yields.
         if self._unflushed == 0:
-            self.loop.call_soon(self._flush_if_pending)
+            self.state.flush_soon(self)  # One call_soon a turn for every connection.
         self._unflushed += len(data) + 1
         if self._unflushed > _COALESCE:
             self._flush()
 
-    def _flush_if_pending(self) -> None:
+    def flush(self) -> None:
+        """Write the frames queued in this turn of the loop (ServerState.flush_soon)."""
         if self._unflushed:
             self._flush()
 
