@@ -146,6 +146,90 @@ class Driver:
         self.state.stop_ticking()
 
 
+class FloorProtocol(asyncio.Protocol):
+    """The least a Python ASGI server can do per request: a yardstick, not a server.
+
+    llhttp callbacks, a scope dict, a task per request, one write of the
+    response. No validation of what the app sends, no framing decisions, no
+    timeouts, no keep-alive or pipelining rules, no limits, no access log.
+    """
+
+    ASGI = {"version": "3.0", "spec_version": "2.4"}
+
+    def __init__(self, app: Any, loop: asyncio.AbstractEventLoop) -> None:
+        import httptools
+
+        self.app = app
+        self.loop = loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: Any = None
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.scope: dict[str, Any] = {}
+        self.head = b""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed_data(data)
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        path, _, query = self.url.partition(b"?")
+        self.scope = {
+            "type": "http", "asgi": self.ASGI, "http_version": "1.1", "server": None,
+            "client": None, "scheme": "http", "method": self.parser.get_method().decode(),
+            "root_path": "", "path": path.decode(), "raw_path": path, "query_string": query,
+            "headers": self.headers, "state": {}, "extensions": {},
+        }  # fmt: skip
+
+    def on_message_complete(self) -> None:
+        self.loop.create_task(self.app(self.scope, self.receive, self.send))
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            lines = b"".join(b"%s: %s\r\n" % pair for pair in message["headers"])
+            self.head = b"HTTP/1.1 200 OK\r\n" + lines + b"\r\n"
+        else:
+            self.transport.write(self.head + message["body"])
+
+
+async def measure_floor(requests: int, connections: int) -> float:
+    """µs per plaintext request of FloorProtocol, measured as measure_once measures hurtle."""
+    import raw
+
+    loop = asyncio.get_running_loop()
+    protocols = [FloorProtocol(raw.app, loop) for _ in range(connections)]
+    for protocol in protocols:
+        protocol.connection_made(NullTransport())
+    feeds = [protocol.data_received for protocol in protocols]
+    data = REQUEST % b"plaintext"
+    rounds = max(1, requests // connections)
+    pause = asyncio.sleep
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for feed in feeds:
+            feed(data)
+        await pause(0)
+    await pause(0)
+    busy = time.perf_counter() - started
+    idle = await empty_turns(rounds)
+    return (busy - idle) / (rounds * connections) * 1e6
+
+
 async def empty_turns(turns: int) -> float:
     pause = asyncio.sleep
     started = time.perf_counter()
@@ -273,6 +357,16 @@ def main() -> None:
         requests = args.requests // 20 if workload in ("stream", "upload") else args.requests
         figure = measure(args.loop, workload, requests, args.connections, args.rounds)
         print(f"| {workload} | {figure:.2f} |")
+    floors = []
+    for _ in range(args.rounds):
+        loop = new_loop(args.loop)
+        try:
+            floors.append(loop.run_until_complete(measure_floor(args.requests, args.connections)))
+        finally:
+            loop.close()
+    print(
+        f"| plaintext, FloorProtocol (the least a Python server does) | {statistics.median(floors):.2f} |"
+    )
 
 
 if __name__ == "__main__":
