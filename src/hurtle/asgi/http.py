@@ -127,7 +127,8 @@ class HTTPCycle(Wakeable):
 
     def feed_end(self) -> None:
         self.request_ended = True
-        self._wake()
+        if self._waiter is not None:  # Usually nobody waits: spare the call.
+            self._wake()
 
     def feed_disconnect(self) -> None:
         self.disconnected = True
@@ -181,7 +182,8 @@ class HTTPCycle(Wakeable):
                 # A receive() already waiting returns http.disconnect now
                 # (www.rst: receive after the response was sent). Apps that
                 # listen for disconnect while streaming (Litestar) end here.
-                self._wake()
+                if self._waiter is not None:
+                    self._wake()
             self.head_written = True
             paused = self.stream.send_body(body, more_body)
             if paused is not None:
@@ -215,7 +217,8 @@ class HTTPCycle(Wakeable):
                 error_log.error("ASGI app returned without completing the response")
                 self.stream.response_failed()
         finally:
-            self._wake()
+            if self._waiter is not None:
+                self._wake()
             self.stream.cycle_finished(self)
             if self.start_time:
                 self._log_access()

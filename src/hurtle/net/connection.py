@@ -409,7 +409,8 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
                 return None
         if not more_body:
             self._response_finished(response)
-        return self.write_paused()
+        waiter = self._write_waiter  # write_paused(), inline: this is once per body message.
+        return waiter if waiter is not None and not waiter.done() else None
 
     def _write(self, data: bytes) -> None:
         """Queue output for the end of this turn of the loop (ServerState.flush_soon)."""

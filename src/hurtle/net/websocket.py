@@ -121,12 +121,12 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
             if len(self._pending) > self.state.config.ws_max_size:
                 self.transport.abort()
             return
-        if self.wire.state.name == "CONNECTING":
+        if self.wire.is_connecting:
             return  # Denied: nothing more is read.
         self._handle(self.wire.receive_data(data))
 
     def eof_received(self) -> bool | None:
-        if self.cycle.handshake_done and self.wire.state.name != "CONNECTING":
+        if self.cycle.handshake_done and not self.wire.is_connecting:
             self._handle(self.wire.receive_eof())
         return None
 
@@ -227,7 +227,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
     def close(self, code: int, reason: str) -> None:
         if self._lost:
             return
-        if self.wire.state.name == "CONNECTING":  # Never accepted: no frames to send.
+        if self.wire.is_connecting:  # Never accepted: no frames to send.
             self.transport.close()
             return
         self.wire.send_close(code, reason)

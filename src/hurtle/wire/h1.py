@@ -434,6 +434,7 @@ class H1Response:
         "_status",
         "bytes_sent",
         "ended",
+        "header_names",
         "keep_alive",
         "mismatch",
     )
@@ -445,6 +446,8 @@ class H1Response:
             status if type(status) is int and 100 <= status <= 599 else check_status(status)
         )
         self._headers: ResponseHeaders = check_response_headers(headers)
+        # Lower-case names the app set: default headers of the same name give way.
+        self.header_names = self._headers.names
         # RFC 9110 section 6.4.1: HEAD, 1xx, 204 and 304 responses carry no body.
         self._no_body = request_method == "HEAD" or self._status in (204, 304) or self._status < 200
         self._chunked = False
@@ -495,10 +498,6 @@ class H1Response:
         else:
             connection = b""
         return b"".join([status_line(self._status), defaults, *lines, framing, connection, _CRLF])
-
-    @property
-    def header_names(self) -> frozenset[bytes]:
-        return self._headers.names
 
     def body(self, data: bytes, more_body: bool) -> bytes:
         """Frame one piece of body; the last call has `more_body` false."""

@@ -34,7 +34,7 @@ from websockets.datastructures import Headers
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import OPEN, State
+from websockets.protocol import CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 
@@ -215,6 +215,11 @@ class WebSocketWire:
     @property
     def is_open(self) -> bool:
         return self._protocol.state is OPEN
+
+    @property
+    def is_connecting(self) -> bool:
+        """The handshake has not been answered with a 101 (or was denied)."""
+        return self._protocol.state is CONNECTING
 
     @property
     def state(self) -> State:
