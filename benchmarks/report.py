@@ -42,6 +42,15 @@ def ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
+def shortfall(found: float, target: float) -> str:
+    """A ratio below its target, with enough digits not to print as the target itself."""
+    for digits in (2, 3, 4):
+        shown = f"{found:.{digits}f}"
+        if float(shown) < target:
+            return shown + "x"
+    return f"{found:.5f}x"
+
+
 def milliseconds(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -75,7 +84,7 @@ def throughput_row(run: Run, workload: Workload) -> Row:
     if any(found is None for found in reached.values()):
         return Row(workload.title, cells, ratios, workload.goal.text(), None, "n/a")
     missed = [
-        f"{found:.2f}x < {targets[peer]:g}x {peer}"
+        f"{shortfall(found, targets[peer])} < {targets[peer]:g}x {peer}"
         for peer, found in reached.items()
         if found is not None and found < targets[peer]
     ]
