@@ -11,11 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-runtime: $(BIN)/python pyproject.toml
+# setup.py compiles these with mypyc into the source tree (an editable install):
+# when one changes, installing again rebuilds it, or the stale build would run.
+COMPILED := setup.py src/hurtle/wire/h1.py src/hurtle/wire/headers.py
+
+$(VENV)/.installed-runtime: $(BIN)/python pyproject.toml $(COMPILED)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml $(COMPILED)
 	$(BIN)/python -m pip install --quiet -e '.[test,frameworks]'
 	touch $(VENV)/.installed-runtime $@
 
@@ -25,14 +29,17 @@ demo: $(VENV)/.installed-runtime
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests setup.py
+	$(BIN)/ruff format --check src tests setup.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The whole suite twice: with the compiled modules (when the build made them),
+# then on the pure-Python path that every installation can fall back to.
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	HURTLE_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # WebSocket conformance: the Autobahn|Testsuite in ../shared/autobahn.
 conformance: $(VENV)/.installed-runtime

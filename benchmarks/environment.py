@@ -44,6 +44,9 @@ PEER_REQUIREMENTS = [
     "starlette",
     "fastapi",
     "matplotlib",
+    # To compile hurtle's optional modules for this Python (setup.py, mypyc).
+    "setuptools",
+    "mypy",
 ]
 # Versions worth printing next to the results, in this order.
 REPORTED_PACKAGES = [
@@ -146,6 +149,38 @@ def hurtle_python_path(hurtle_src: Path) -> str:
     return os.pathsep.join([str(hurtle_src), str(APPS)])
 
 
+def build_compiled(hurtle_src: Path) -> None:
+    """Compile hurtle's optional modules in --hurtle-src for the peers' Python.
+
+    What a user's install gets (setup.py); a checkout without setup.py, or a
+    failed build, is measured as pure Python, and the report says which.
+    """
+    root = hurtle_src.parent
+    if not (root / "setup.py").is_file():
+        return
+    print(f"benchmarks: compiling hurtle's optional modules in {root}", file=sys.stderr)
+    subprocess.run(
+        [str(PEERS_PYTHON), "setup.py", "--quiet", "build_ext", "--inplace"],
+        cwd=root,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def compiled_hurtle_modules(hurtle_src: Path) -> str:
+    """Which of hurtle's modules run compiled, as the report shows it."""
+    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
+    code = (
+        "import importlib, hurtle._pure as p\n"
+        "[importlib.import_module(name) for name in p.COMPILABLE]\n"
+        "print(', '.join(p.compiled_modules()) or 'none')"
+    )
+    shown = subprocess.run(
+        [str(PEERS_PYTHON), "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    return shown.stdout.strip() if shown.returncode == 0 else "none (pure Python)"
+
+
 def check_hurtle_src(hurtle_src: Path) -> None:
     """hurtle must be imported from --hurtle-src, not from anything installed."""
     env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
@@ -205,16 +240,18 @@ def hurtle_version(hurtle_src: Path) -> str:
         check=False,
     )
     version = shown.stdout.strip() or "unknown"
+    compiled = f"; compiled modules: {compiled_hurtle_modules(hurtle_src)}"
     git = ["git", "-C", str(hurtle_src)]
     commit = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     if not commit:
-        return version
+        return version + compiled
     dirty = subprocess.run(
         [*git, "status", "--porcelain", "--", "."], capture_output=True, text=True, check=False
     ).stdout.strip()
-    return f"{version} (commit {commit}{', with uncommitted changes' if dirty else ''})"
+    changes = ", with uncommitted changes" if dirty else ""
+    return f"{version} (commit {commit}{changes}){compiled}"
 
 
 def package_versions() -> dict[str, str]:

@@ -35,6 +35,7 @@ import ws_echo
 from environment import (
     HERE,
     REPO,
+    build_compiled,
     check_cpus,
     check_hurtle_src,
     ensure_wrk,
@@ -176,6 +177,7 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
     wrk = ensure_wrk()
     check_cpus(args.server_cpu, args.client_cpu)
     check_hurtle_src(hurtle_src)
+    build_compiled(hurtle_src)
     fd_limit = raise_fd_limit()
     memory_connections = min(plan.memory_connections, fd_limit - 256)
     if memory_connections < plan.memory_connections:

@@ -30,7 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from environment import REPO, check_cpus, check_hurtle_src, reexec_in_peers_venv
+from environment import (
+    REPO,
+    build_compiled,
+    check_cpus,
+    check_hurtle_src,
+    reexec_in_peers_venv,
+)
 from servers import HOST, RunningServer, ServerSetup, free_port, probe
 
 PAYLOAD = b"hurtle-benchmark-payload-32bytes"  # 32 bytes of text
@@ -235,6 +241,7 @@ def main() -> None:
     reexec_in_peers_venv(hurtle_src)
     check_cpus(SERVER_CPU, CLIENT_CPU)
     check_hurtle_src(hurtle_src)
+    build_compiled(hurtle_src)
     os.sched_setaffinity(0, {CLIENT_CPU})
     setup = ServerSetup(hurtle_src, SERVER_CPU)
     names = args.servers.split(",")

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 import httptools
 
+from hurtle.wire.errors import RequestRefused
 from hurtle.wire.headers import (
     InvalidResponse,
     ResponseHeaders,
@@ -171,12 +172,6 @@ _FRAMING_FIELDS = frozenset(
 )
 
 
-class _Rejected(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        self.status = status
-        self.reason = reason
-
-
 class H1Parser:
     """Turns a byte stream from a client into request events (see module docstring)."""
 
@@ -260,7 +255,7 @@ class H1Parser:
             self.upgrade_data = bytes(data[exc.args[0] :]) if exc.args else b""
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
-            if isinstance(cause, _Rejected):
+            if isinstance(cause, RequestRefused):
                 self._reject(cause.status, cause.reason)
             else:  # pragma: no cover - a bug in a callback below
                 raise
@@ -311,7 +306,7 @@ class H1Parser:
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self._max_request_line:
-            raise _Rejected(414, "Request-URI too long")
+            raise RequestRefused(414, "Request-URI too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if value and value[-1] in _OWS:
@@ -323,9 +318,9 @@ class H1Parser:
         headers.append((name, value))
         self._header_bytes += len(name) + len(value)
         if len(headers) > self._max_headers:
-            raise _Rejected(431, "Too many request header fields")
+            raise RequestRefused(431, "Too many request header fields")
         if self._header_bytes > self._max_header_bytes:
-            raise _Rejected(431, "Request header fields too large")
+            raise RequestRefused(431, "Request header fields too large")
         if name in _FRAMING_FIELDS and self._section is _HEAD:
             # Noted for on_headers_complete (trailer fields come through here
             # too, and say nothing about framing: RFC 9110 section 6.5.1).
@@ -350,14 +345,14 @@ class H1Parser:
         http_version = parser.get_http_version()
         if http_version not in ("1.1", "1.0"):
             # RFC 9112 section 2.3: this server speaks HTTP/1.x only.
-            raise _Rejected(505, "HTTP version not supported")
+            raise RequestRefused(505, "HTTP version not supported")
         if hosts > 1 or (hosts == 0 and http_version == "1.1"):
             # RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one before.
-            raise _Rejected(400, "Malformed request: a request needs exactly one Host header")
+            raise RequestRefused(400, "Malformed request: a request needs exactly one Host header")
         max_body = self._max_body
         if max_body is not None and content_length > max_body:
             # RFC 9110 section 15.5.14: refuse before a byte of the body is read.
-            raise _Rejected(413, "Content too large")
+            raise RequestRefused(413, "Content too large")
         if http_version == "1.0":
             # RFC 9110 section 10.1.1: a server ignores 100-continue from 1.0.
             expect_continue = False
@@ -400,7 +395,7 @@ class H1Parser:
             if self._body_size > max_body:
                 # A chunked body has no declared length: stop as soon as it
                 # is over the limit (RFC 9110 section 15.5.14).
-                raise _Rejected(413, "Content too large")
+                raise RequestRefused(413, "Content too large")
         self._events.append(BodyReceived(body))
 
     def on_message_complete(self) -> None:

@@ -11,6 +11,8 @@ import http
 import re
 from collections.abc import Iterable
 
+from hurtle.wire.errors import InvalidResponse
+
 __all__ = [
     "InvalidResponse",
     "ResponseHeaders",
@@ -18,10 +20,6 @@ __all__ = [
     "check_status",
     "status_line",
 ]
-
-
-class InvalidResponse(RuntimeError):
-    """The app sent something that cannot be put on the wire; the message says what."""
 
 
 def _reason(code: int) -> bytes:

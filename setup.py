@@ -1,0 +1,54 @@
+"""hurtle's optional compiled modules; everything else about the package is in pyproject.toml.
+
+mypyc compiles wire/h1.py and wire/headers.py, the parser callbacks and the
+response framing that every request runs through, to C extensions
+(docs/performance.md: about 1.4 us less per request). They are optional:
+without a C compiler, with HURTLE_COMPILE=0, or if the build fails for any
+reason, hurtle installs as pure Python, which passes the same tests. At run
+time, HURTLE_PURE_PYTHON=1 uses the Python sources even where the compiled
+modules are installed (hurtle/_pure.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+COMPILED = ["src/hurtle/wire/h1.py", "src/hurtle/wire/headers.py"]
+
+
+class OptionalBuildExt(build_ext):
+    """A failed compile leaves hurtle pure Python: never a failed install, never half a build."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # Any failure means: no compiled modules.
+            for extension in self.extensions:
+                built = Path(self.get_ext_fullpath(extension.name))
+                built.unlink(missing_ok=True)
+            print(f"hurtle: compiled modules not built ({exc}); pure Python", file=sys.stderr)
+
+
+def extensions() -> list[Any]:
+    if os.environ.get("HURTLE_COMPILE", "1") == "0" or sys.implementation.name != "cpython":
+        return []
+    try:
+        from mypyc.build import mypycify
+
+        # The build environment has none of hurtle's dependencies (httptools
+        # ships no types anyway), and only these two modules are compiled: what
+        # mypy would say of the modules they import is not this build's concern.
+        options = ["--ignore-missing-imports", "--follow-imports=silent"]
+        return list(mypycify([*options, *COMPILED], opt_level="3"))
+    except (Exception, SystemExit) as exc:  # mypyc missing or refusing: pure Python.
+        print(f"hurtle: compiled modules not built ({exc}); pure Python", file=sys.stderr)
+        return []
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
