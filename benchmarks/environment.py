@@ -169,28 +169,26 @@ def build_compiled(hurtle_src: Path) -> None:
 
 def compiled_hurtle_modules(hurtle_src: Path) -> str:
     """Which of hurtle's modules run compiled, as the report shows it."""
-    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
     code = (
         "import importlib, hurtle._pure as p\n"
         "[importlib.import_module(name) for name in p.COMPILABLE]\n"
         "print(', '.join(p.compiled_modules()) or 'none')"
     )
-    shown = subprocess.run(
+    shown = run_with_hurtle(hurtle_src, code)
+    return shown.stdout.strip() if shown.returncode == 0 else "none (pure Python)"
+
+
+def run_with_hurtle(hurtle_src: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run `code` in the peers' Python, hurtle imported from --hurtle-src."""
+    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
+    return subprocess.run(
         [str(PEERS_PYTHON), "-c", code], env=env, capture_output=True, text=True, check=False
     )
-    return shown.stdout.strip() if shown.returncode == 0 else "none (pure Python)"
 
 
 def check_hurtle_src(hurtle_src: Path) -> None:
     """hurtle must be imported from --hurtle-src, not from anything installed."""
-    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
-    found = subprocess.run(
-        [str(PEERS_PYTHON), "-c", "import hurtle; print(hurtle.__file__)"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    found = run_with_hurtle(hurtle_src, "import hurtle; print(hurtle.__file__)")
     location = Path(found.stdout.strip() or "/nonexistent").resolve()
     if found.returncode != 0 or not location.is_relative_to(hurtle_src.resolve()):
         raise SystemExit(
@@ -231,14 +229,7 @@ def wrk_version(wrk: str) -> str:
 
 
 def hurtle_version(hurtle_src: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": hurtle_python_path(hurtle_src)}
-    shown = subprocess.run(
-        [str(PEERS_PYTHON), "-c", "import hurtle; print(hurtle.__version__)"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    shown = run_with_hurtle(hurtle_src, "import hurtle; print(hurtle.__version__)")
     version = shown.stdout.strip() or "unknown"
     compiled = f"; compiled modules: {compiled_hurtle_modules(hurtle_src)}"
     git = ["git", "-C", str(hurtle_src)]

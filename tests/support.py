@@ -154,16 +154,7 @@ def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0
     """Send raw bytes, read until the server closes or `timeout` passes quietly."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(data)
-        chunks = []
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except TimeoutError:
-            pass
-        return b"".join(chunks)
+        return _read_until_closed(sock, TimeoutError)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -190,6 +181,11 @@ def read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> byt
 def read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
     """Read until the peer closes (a reset counts as closing)."""
     sock.settimeout(timeout)
+    return _read_until_closed(sock, ConnectionResetError)
+
+
+def _read_until_closed(sock: socket.socket, ends_too: type[OSError]) -> bytes:
+    """Everything the peer sends until it closes, or until `ends_too` is raised."""
     chunks: list[bytes] = []
     try:
         while True:
@@ -197,7 +193,7 @@ def read_to_eof(sock: socket.socket, timeout: float = 10.0) -> bytes:
             if not chunk:
                 break
             chunks.append(chunk)
-    except ConnectionResetError:
+    except ends_too:
         pass
     return b"".join(chunks)
 

@@ -218,17 +218,18 @@ class Server:
         for connection in list(state.connections):
             connection.shutdown()
         await self._wait_for_connections(state, deadline)
-        if state.connections or state.running_tasks():
+        running = list(state.running_tasks())
+        if state.connections or running:
             error_log.warning(
                 "%d request(s) still running after the graceful shutdown: cancelling them",
-                len(state.running_tasks()),
+                len(running),
             )
-            for task in list(state.running_tasks()):
+            for task in running:
                 task.cancel()
             for connection in list(state.connections):
                 connection.abort()
-            if state.running_tasks():
-                await asyncio.wait(list(state.tasks), timeout=1.0)
+            if running:
+                await asyncio.wait(running, timeout=1.0)
 
     async def _wait_for_connections(
         self, state: ServerState, deadline: float, lingering: bool = False

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
-from hurtle.asgi.types import Message, Receive, Scope, Send
+from hurtle.asgi.types import ASGIApp, Message, Receive, Scope, Send
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -19,6 +20,23 @@ async def read_body(receive: Receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
+
+
+def body_reader_held_until(release: threading.Event, sizes: list[int]) -> ASGIApp:
+    """An app that reads no body until `release` is set, then reads it all and
+    answers its size (also noted in `sizes`): a client's body waits meanwhile."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        while not release.is_set():
+            await asyncio.sleep(0.02)
+        body = await read_body(receive)
+        sizes.append(len(body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % len(body)})
+
+    return app
 
 
 def jsonable_scope(scope: Scope) -> dict[str, Any]:

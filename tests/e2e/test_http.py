@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from apps.basic import app as basic_app
-from apps.basic import read_body
+from apps.basic import body_reader_held_until, read_body
 from hurtle.asgi.types import Receive, Scope, Send
 from support import InProcessServer, parse_responses, raw_request, read_to_eof, read_until, wait_for
 
@@ -170,18 +170,9 @@ def test_large_body_round_trip(serve_app: Serve) -> None:
 def test_reading_pauses_while_the_app_does_not_read(serve_app: Serve) -> None:
     """Backpressure towards the client: unread body is not buffered without bound."""
     release = threading.Event()
-    received = []
+    received: list[int] = []
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        while not release.is_set():
-            await asyncio.sleep(0.02)
-        body = await read_body(receive)
-        received.append(len(body))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"%d" % len(body)})
-
+    app = body_reader_held_until(release, received)
     server = serve_app(app)
     total = 64 * 1024 * 1024
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from apps.basic import read_body
+from apps.basic import body_reader_held_until
 from hurtle.asgi.types import Receive, Scope, Send
 from support import InProcessServer, parse_responses, read_to_eof, read_until, wait_for
 
@@ -345,16 +345,7 @@ def test_body_clock_waits_while_the_app_does_not_read(serve_app: Serve) -> None:
     release = threading.Event()
     got: list[int] = []
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return
-        while not release.is_set():
-            await asyncio.sleep(0.02)
-        body = await read_body(receive)
-        got.append(len(body))
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"%d" % len(body)})
-
+    app = body_reader_held_until(release, got)
     server = serve_app(app, timeout_request_body=0.3)
     total = 8 * 1024 * 1024
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:

@@ -381,6 +381,7 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         response = self.response
         assert response is not None
+        head = b""
         if self._head_pending:
             self._head_pending = False
             request = self._request
@@ -391,16 +392,19 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
                 request.http_version,
                 self.state.defaults_without(response.header_names),
             )
-            prefix, data, suffix = response.frame(body, more_body)
-            prefix = head + prefix
-        else:
-            prefix, data, suffix = response.frame(body, more_body)
+        prefix, data, suffix = response.frame(body, more_body)
         if len(data) >= _ZERO_COPY:
-            self._write_large(prefix, data, suffix)
-        elif suffix:
-            self._write(prefix + data + suffix)
-        elif prefix or data:
-            self._write(prefix + data if prefix else data)
+            # Queued apart from its framing, by reference: flush() sends the
+            # pieces with one scatter-gather write instead of copying them.
+            if head or prefix:
+                self._write(head + prefix)
+            self._write(data)
+            if suffix:
+                self._write(suffix)
+        else:
+            piece = head + prefix + data + suffix  # Adding b"" copies nothing.
+            if piece:
+                self._write(piece)
         if response.mismatch is not None:
             error_log.error("ASGI app sent a %s; closing the connection", response.mismatch)
             response.mismatch = None
@@ -419,20 +423,6 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
             self.state.flush_soon(self)
         output.append(data)
         self._output_size += len(data)
-        if self._output_size >= _COALESCE:
-            self.flush()
-
-    def _write_large(self, prefix: bytes, data: bytes, suffix: bytes) -> None:
-        """Queue a large piece of body without copying it into one buffer with its framing."""
-        output = self._output
-        if not output:
-            self.state.flush_soon(self)
-        if prefix:
-            output.append(prefix)
-        output.append(data)
-        if suffix:
-            output.append(suffix)
-        self._output_size += len(prefix) + len(data) + len(suffix)
         if self._output_size >= _COALESCE:
             self.flush()
 
