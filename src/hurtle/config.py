@@ -415,6 +415,17 @@ class Config:
         minimum=1,
         metavar="SECONDS",
     )
+    malloc_trim_threshold: int = option(
+        32 * 1024 * 1024,
+        "On glibc: freed memory at the top of a worker's heap is returned to the kernel only "
+        "above this many bytes, so a burst of large bodies does not page-fault its memory back "
+        "in on every turn of the event loop (up to this much freed memory may stay resident). "
+        "0 leaves glibc's own behaviour.",
+        group="processes",
+        minimum=0,
+        maximum=2**30,
+        metavar="BYTES",
+    )
     pid: str | None = option(
         None,
         "Write the process id of the server (the supervisor when there is one) to this file, "

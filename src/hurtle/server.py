@@ -39,6 +39,7 @@ from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config, ConfigError
 from hurtle.importer import AppImportError, load_app
 from hurtle.logs import LogConfigError, configure_logging, error_log
+from hurtle.memory import tune_malloc
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.proxy import connection_factory
@@ -123,6 +124,7 @@ class Server:
         """
         config = self.config
         loop = asyncio.get_running_loop()
+        tune_malloc(config.malloc_trim_threshold)
         app = self._load_app()
         try:
             ssl_context = create_ssl_context(config)
