@@ -211,8 +211,8 @@ def test_streamed_response_uses_chunked_coding(serve_app: Serve) -> None:
 
 
 # Pieces below and above the size that is written without copying (16 KiB), and
-# more in one turn of the loop than one coalesced write takes (256 KiB).
-_PIECE_SIZES = [1, 20_000, 5, 300_000, 0, 70_000, 16_384, 3]
+# more in one turn of the loop than one coalesced write takes (512 KiB).
+_PIECE_SIZES = [1, 20_000, 5, 300_000, 0, 70_000, 16_384, 3, 600_000, 7]
 
 
 def _pieces() -> list[bytes]:

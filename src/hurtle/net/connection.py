@@ -65,11 +65,12 @@ _PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 # Output queued in one turn of the loop goes out at its end (ServerState.flush_soon),
 # or at once when this much is waiting: memory stays bounded and write
 # backpressure still reaches an app whose `send` never yields. On loopback a
-# write costs about the same whether it carries 64 KiB or 256 KiB (the kernel's
+# write costs about the same whether it carries 64 KiB or 512 KiB (the kernel's
 # per-write TCP work dominates), so a streamed response in 64 KiB pieces goes out
-# in 256 KiB writes: 1 MiB responses went from 1,850 to 3,700 per second
-# (docs/performance.md). Large pieces are queued by reference, not copied.
-_COALESCE = 262144
+# in 512 KiB writes: 1 MiB responses went from 1,850 (64 KiB writes) to 3,700
+# (256 KiB) to about 4,600 per second (docs/performance.md); 1 MiB writes were
+# no faster than 512 KiB. Large pieces are queued by reference, not copied.
+_COALESCE = 524288
 # A piece of body this large is written at once and apart from its framing:
 # copying it into one buffer with its chunk header would cost more than the
 # scatter-gather write (writelines) that sends the pieces.
