@@ -29,11 +29,10 @@ blocks of a few hundred KiB still come from the heap instead of a fresh mmap
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
-import platform
+import os
 
-__all__ = ["tune_malloc"]
+__all__ = ["release_free_memory", "tune_malloc"]
 
 error_log = logging.getLogger("hurtle.error")
 
@@ -49,9 +48,9 @@ def tune_malloc(trim_threshold: int) -> bool:
     0 leaves the allocator as it is. Process-wide: it also applies to an
     application that embeds hurtle.serve().
     """
-    if trim_threshold == 0 or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if trim_threshold == 0 or libc is None:
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
     mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -63,3 +62,25 @@ def tune_malloc(trim_threshold: int) -> bool:
     if not done:  # pragma: no cover - glibc accepts every value the option allows
         error_log.warning("could not set the malloc trim threshold to %d", trim_threshold)
     return done
+
+
+def release_free_memory() -> None:
+    """Return the heap's free pages to the kernel once (malloc_trim(3)), e.g. after start-up.
+
+    Importing the app leaves freed memory behind that the raised trim
+    threshold would otherwise keep resident for the life of the worker.
+    """
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library this process runs on, if it is glibc (libc is already loaded)."""
+    try:
+        version = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"; unknown elsewhere.
+    except (ValueError, OSError):
+        return None
+    if not version or not version.startswith("glibc"):
+        return None
+    return ctypes.CDLL(None)

@@ -39,7 +39,7 @@ from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config, ConfigError
 from hurtle.importer import AppImportError, load_app
 from hurtle.logs import LogConfigError, configure_logging, error_log
-from hurtle.memory import tune_malloc
+from hurtle.memory import release_free_memory, tune_malloc
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.proxy import connection_factory
@@ -124,7 +124,7 @@ class Server:
         """
         config = self.config
         loop = asyncio.get_running_loop()
-        tune_malloc(config.malloc_trim_threshold)
+        malloc_tuned = tune_malloc(config.malloc_trim_threshold)
         app = self._load_app()
         try:
             ssl_context = create_ssl_context(config)
@@ -158,6 +158,8 @@ class Server:
                 self.addresses.append(describe_socket(sock, ssl_context is not None))
             for address in self.addresses:
                 error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
+            if malloc_tuned:
+                release_free_memory()  # What start-up freed; the threshold would keep it.
             self.started.set()
             await self._exit.wait()
             await self._drain(servers, state)

@@ -43,7 +43,6 @@ from hurtle.net.flow import WriteBackpressure
 from hurtle.net.listen import tls_extension
 from hurtle.net.proxy import ProxySettings
 from hurtle.net.state import ServerState
-from hurtle.net.websocket import WebSocketConnection
 from hurtle.wire.h1 import (
     BodyReceived,
     Event,
@@ -53,7 +52,6 @@ from hurtle.wire.h1 import (
     RequestReceived,
     RequestRejected,
 )
-from hurtle.wire.ws import parse_subprotocols
 
 __all__ = ["H1Connection"]
 
@@ -281,6 +279,12 @@ class H1Connection(WriteBackpressure, asyncio.Protocol):
 
     def _upgrade_to_websocket(self, event: RequestReceived) -> None:
         """Hand the transport to a WebSocketConnection (RFC 6455 section 4)."""
+        # Imported at the first upgrade, not at start: the websockets library
+        # is about 4 MiB of a worker's memory (docs/performance.md), which a
+        # worker that never sees a WebSocket does not need.
+        from hurtle.net.websocket import WebSocketConnection
+        from hurtle.wire.ws import parse_subprotocols
+
         state = self.state
         transport = self.transport
         assert transport is not None
