@@ -1,8 +1,10 @@
 """hurtle's optional compiled modules; everything else about the package is in pyproject.toml.
 
-mypyc compiles wire/h1.py and wire/headers.py, the parser callbacks and the
-response framing that every request runs through, to C extensions
-(docs/performance.md: about 1.4 us less per request). They are optional:
+mypyc compiles wire/h1.py and wire/headers.py (the parser callbacks and the
+response framing) and net/connection.py and net/flow.py (the HTTP/1.1
+connection: dispatch, writes, timers), the code every request runs through
+that has no await in it, to C extensions (docs/performance.md: about 3 us
+less per request). They are optional:
 without a C compiler, with HURTLE_COMPILE=0, or if the build fails for any
 reason, hurtle installs as pure Python, which passes the same tests. At run
 time, HURTLE_PURE_PYTHON=1 uses the Python sources even where the compiled
@@ -19,7 +21,12 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["src/hurtle/wire/h1.py", "src/hurtle/wire/headers.py"]
+COMPILED = [
+    "src/hurtle/wire/h1.py",
+    "src/hurtle/wire/headers.py",
+    "src/hurtle/net/connection.py",
+    "src/hurtle/net/flow.py",
+]
 
 
 class OptionalBuildExt(build_ext):
@@ -42,7 +49,7 @@ def extensions() -> list[Any]:
         from mypyc.build import mypycify
 
         # The build environment has none of hurtle's dependencies (httptools
-        # ships no types anyway), and only these two modules are compiled: what
+        # ships no types anyway), and only these modules are compiled: what
         # mypy would say of the modules they import is not this build's concern.
         options = ["--ignore-missing-imports", "--follow-imports=silent"]
         return list(mypycify([*options, *COMPILED], opt_level="3"))

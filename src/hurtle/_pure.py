@@ -17,7 +17,7 @@ from types import ModuleType
 
 __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 
-COMPILABLE = ("hurtle.wire.h1", "hurtle.wire.headers")
+COMPILABLE = ("hurtle.wire.h1", "hurtle.wire.headers", "hurtle.net.connection", "hurtle.net.flow")
 
 
 class _SourceFirst:

@@ -75,7 +75,10 @@ _COALESCE = 524288
 _ZERO_COPY = 16384
 
 
-class H1Connection(WriteBackpressure, asyncio.Protocol):
+class H1Connection(WriteBackpressure):
+    # An asyncio protocol by its methods (asyncio and uvloop call them by
+    # name), not by inheriting asyncio.Protocol: setup.py compiles this module
+    # with mypyc, whose native classes cannot inherit from interpreted ones.
     def __init__(self, state: ServerState) -> None:
         self.state = state
         self.loop = state.loop

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import asyncio
 
+from mypy_extensions import mypyc_attr
+
 __all__ = ["WriteBackpressure"]
 
 
+# setup.py compiles this module (H1Connection, compiled, inherits it);
+# WebSocketConnection, interpreted, inherits it too, which mypyc allows only
+# when told.
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WriteBackpressure:
     """Mixed into an asyncio.Protocol that has `self.loop`."""
 

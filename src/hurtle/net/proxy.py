@@ -156,7 +156,8 @@ def connection_factory(
     proxy = state.proxy
     if proxy is not None and proxy.protocol:
         return lambda: ProxyProtocolReader(state, proxy, lambda: make(state))
-    return lambda: make(state)
+    # H1Connection is a protocol by its methods, not by class (mypyc: connection.py).
+    return lambda: cast(asyncio.Protocol, make(state))
 
 
 class ProxyProtocolReader(asyncio.Protocol):
@@ -251,7 +252,7 @@ class ProxyProtocolReader(asyncio.Protocol):
         rest = self._buffer[header.length :]
         self._buffer = b""
         connection = self.make()
-        transport.set_protocol(connection)
+        transport.set_protocol(cast(asyncio.Protocol, connection))
         connection.connection_made(transport)
         if not header.local:
             # The relayed connection's addresses replace the proxy's own, also
