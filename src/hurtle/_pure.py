@@ -17,7 +17,14 @@ from types import ModuleType
 
 __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 
-COMPILABLE = ("hurtle.wire.h1", "hurtle.wire.headers", "hurtle.net.connection", "hurtle.net.flow")
+COMPILABLE = (
+    "hurtle.wire.h1",
+    "hurtle.wire.headers",
+    "hurtle.net.connection",
+    "hurtle.net.flow",
+    "hurtle.asgi.http",
+    "hurtle.asgi.wake",
+)
 
 
 class _SourceFirst:
