@@ -314,6 +314,13 @@ def profile(loop_name: str, workload: str, requests: int, connections: int, top:
         by_layer[layer] += own
         total += own
     print(f"{workload}: {plain:.2f} µs per request without the profiler; shares from cProfile")
+    from hurtle._pure import compiled_modules
+
+    compiled = compiled_modules()
+    if compiled:
+        # cProfile sees a compiled function as one C call into it, its time
+        # charged to whichever Python function called it.
+        print(f"(compiled here: {', '.join(compiled)}; HURTLE_PURE_PYTHON=1 for layer shares)")
     print("| layer | share | µs per request |")
     print("| :--- | ---: | ---: |")
     for layer, own in sorted(by_layer.items(), key=lambda item: -item[1]):

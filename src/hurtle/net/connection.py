@@ -30,6 +30,7 @@ import sys
 from asyncio import Task
 from collections import deque
 from collections.abc import Coroutine
+from contextvars import Context
 from time import perf_counter
 from typing import Any, cast
 from urllib.parse import unquote_to_bytes
@@ -271,9 +272,9 @@ class H1Connection(WriteBackpressure):
             # loop, not one per turn. A request read from the socket gets a
             # task that runs after this turn's reads: measured faster for
             # frameworks (docs/performance.md, "Eager start").
-            task = start_eagerly(self.loop, cycle.run(app))
+            task = start_eagerly(self.loop, cycle.run(app), state.app_context.copy())
         else:
-            task = self.loop.create_task(cycle.run(app))
+            task = self.loop.create_task(cycle.run(app), context=state.app_context.copy())
         if not task.done():  # Eagerly started apps are often done already.
             # Removed by cycle_finished, or pruned by ServerState.running_tasks
             # if it is cancelled before it ever ran: no done callback per request.
@@ -604,7 +605,7 @@ class H1Connection(WriteBackpressure):
 if sys.version_info >= (3, 12):
 
     def start_eagerly(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: Context
     ) -> Task[None]:
         """Run the app at once, up to its first real suspension (Python 3.12 eager tasks).
 
@@ -613,14 +614,14 @@ if sys.version_info >= (3, 12):
         its first step: asyncio.current_task(), contextvars and cancellation
         are what the app expects, so sniffio/anyio detection works.
         """
-        return asyncio.Task(coro, loop=loop, eager_start=True)
+        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
 
 else:  # pragma: no cover - Python 3.11 has no eager start that keeps current_task() right
 
     def start_eagerly(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: Context
     ) -> Task[None]:
-        return loop.create_task(coro)
+        return loop.create_task(coro, context=context)
 
 
 def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from email.utils import formatdate
 from typing import Any, Protocol
 
@@ -44,6 +45,10 @@ class ServerState:
         self.loop = loop
         self.root_path = config.root_path
         self.lifespan_state: dict[str, Any] = {}
+        # The context every app task starts from, a copy each (asyncio would
+        # copy the current one, and a pipelined request is started from inside
+        # the task of the request before it: its context variables would leak).
+        self.app_context = contextvars.copy_context()
         self.connections: set[Connection] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.active_requests = 0

@@ -107,7 +107,9 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
             self.transport.close()
             return
         self.state.active_requests += 1
-        task = self.loop.create_task(self.cycle.run(self.state.app))
+        task = self.loop.create_task(
+            self.cycle.run(self.state.app), context=self.state.app_context.copy()
+        )
         self.state.tasks.add(task)
         task.add_done_callback(self.state.tasks.discard)
 
