@@ -327,14 +327,8 @@ class WebSocketWire:
                 return
             length = second & 0x7F
             start = pos + 2
-            if length == 126:
-                start += 2
-                if start > end:
-                    self._head = data[pos:]
-                    return
-                length = int.from_bytes(data[pos + 2 : start], "big")
-            elif length == 127:
-                start += 8
+            if length >= 126:  # A 16-bit (126) or 64-bit (127) length follows.
+                start += 2 if length == 126 else 8
                 if start > end:
                     self._head = data[pos:]
                     return
@@ -480,27 +474,25 @@ class WebSocketWire:
     # -- sending -------------------------------------------------------------
 
     def send_text(self, text: str) -> None:
-        data = text.encode("utf-8")
-        if self._plain_send and self._protocol.state is OPEN:
-            length = len(data)
-            if length < 126:
-                self._out.append(_SMALL_TEXT_HEADS[length] + data)
-            else:
-                self._out += (_frame_head(_FIN_TEXT, length), data)
-        else:
-            self._protocol.send_text(data)
-            self._take_output()
+        self._send_message(text.encode("utf-8"), True)
 
     def send_bytes(self, data: bytes) -> None:
+        self._send_message(data, False)
+
+    def _send_message(self, data: bytes, text: bool) -> None:
         if self._plain_send and self._protocol.state is OPEN:
             length = len(data)
             if length < 126:
-                self._out.append(_SMALL_BINARY_HEADS[length] + data)
+                heads = _SMALL_TEXT_HEADS if text else _SMALL_BINARY_HEADS
+                self._out.append(heads[length] + data)
             else:
-                self._out += (_frame_head(_FIN_BINARY, length), data)
+                self._out += (_frame_head(_FIN_TEXT if text else _FIN_BINARY, length), data)
+            return
+        if text:
+            self._protocol.send_text(data)
         else:
             self._protocol.send_binary(data)
-            self._take_output()
+        self._take_output()
 
     def send_ping(self, data: bytes) -> None:
         self._protocol.send_ping(data)
