@@ -26,8 +26,6 @@ COMPILED = [
     "src/hurtle/wire/headers.py",
     "src/hurtle/net/connection.py",
     "src/hurtle/net/flow.py",
-    "src/hurtle/asgi/http.py",
-    "src/hurtle/asgi/wake.py",
 ]
 
 

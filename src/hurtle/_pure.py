@@ -17,14 +17,7 @@ from types import ModuleType
 
 __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 
-COMPILABLE = (
-    "hurtle.wire.h1",
-    "hurtle.wire.headers",
-    "hurtle.net.connection",
-    "hurtle.net.flow",
-    "hurtle.asgi.http",
-    "hurtle.asgi.wake",
-)
+COMPILABLE = ("hurtle.wire.h1", "hurtle.wire.headers", "hurtle.net.connection", "hurtle.net.flow")
 
 
 class _SourceFirst:

@@ -26,8 +26,7 @@ import logging
 from time import perf_counter
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
-from hurtle.asgi.wake import Wakeable
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
 from hurtle.logs import log_access
 from hurtle.wire.headers import InvalidResponse
 

@@ -28,8 +28,7 @@ from collections import deque
 from enum import Enum
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
-from hurtle.asgi.wake import Wakeable
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
 from hurtle.logs import access_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse
 
