@@ -26,11 +26,11 @@ import logging
 from time import perf_counter
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send, Wakeable
 from hurtle.logs import log_access
 from hurtle.wire.headers import InvalidResponse
 
-__all__ = ["BODY_HIGH_WATER", "HTTPCycle", "ResponseStream"]
+__all__ = ["BODY_HIGH_WATER", "HTTPCycle", "ResponseStream", "service_unavailable"]
 
 error_log = logging.getLogger("hurtle.error")
 
@@ -268,3 +268,20 @@ class HTTPCycle(Wakeable):
             self.stream.send_body(body, False)
         except InvalidResponse:  # pragma: no cover - fixed, valid headers
             self.stream.response_failed()
+
+
+async def service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app served instead of the real one past --limit-concurrency (RFC 9110 15.6.4).
+
+    Here, not in net/connection.py: that module is compiled (setup.py), and a
+    compiled coroutine that is cancelled while it awaits passes the
+    cancellation on with the (type, value, traceback) form of throw(),
+    deprecated since Python 3.12 (mypyc issue 1214).
+    """
+    start: Message = {
+        "type": "http.response.start",
+        "status": 503,
+        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1")],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"Service Unavailable\n"})

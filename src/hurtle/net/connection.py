@@ -37,8 +37,8 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 
-from hurtle.asgi.http import HTTPCycle
-from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Message, Receive, Scope, Send
+from hurtle.asgi.http import HTTPCycle, service_unavailable
+from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
 from hurtle.logs import log_safe
 from hurtle.net.flow import WriteBackpressure
 from hurtle.net.listen import tls_extension
@@ -263,7 +263,7 @@ class H1Connection(WriteBackpressure):
         self._requests += 1
         app = state.app
         if state.limit_concurrency is not None and state.over_capacity():
-            app = _service_unavailable
+            app = service_unavailable
         state.active_requests += 1
         state.total_requests += 1
         if self._replaying:
@@ -662,13 +662,3 @@ def _is_websocket(event: RequestReceived) -> bool:
 
 def _describe_client(client: tuple[str, int] | None) -> str:
     return f"{client[0]}:{client[1]}" if client else "unix socket"
-
-
-async def _service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
-    start: Message = {
-        "type": "http.response.start",
-        "status": 503,
-        "headers": [*_PLAIN, (b"retry-after", b"1")],
-    }
-    await send(start)
-    await send({"type": "http.response.body", "body": b"Service Unavailable\n"})
