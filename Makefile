@@ -13,7 +13,9 @@ $(BIN)/python:
 
 # setup.py compiles these with mypyc into the source tree (an editable install):
 # when one changes, installing again rebuilds it, or the stale build would run.
-COMPILED := setup.py src/hurtle/wire/h1.py src/hurtle/wire/headers.py src/hurtle/net/connection.py src/hurtle/net/flow.py
+COMPILED := setup.py src/hurtle/wire/h1.py src/hurtle/wire/headers.py \
+	src/hurtle/net/connection.py src/hurtle/net/flow.py src/hurtle/asgi/http_core.py src/hurtle/asgi/wake.py \
+	src/hurtle/net/state.py
 
 $(VENV)/.installed-runtime: $(BIN)/python pyproject.toml $(COMPILED)
 	$(BIN)/python -m pip install --quiet -e .

@@ -1,10 +1,11 @@
 """hurtle's optional compiled modules; everything else about the package is in pyproject.toml.
 
-mypyc compiles wire/h1.py and wire/headers.py (the parser callbacks and the
-response framing) and net/connection.py and net/flow.py (the HTTP/1.1
-connection: dispatch, writes, timers), the code every request runs through
-that has no await in it, to C extensions (docs/performance.md: about 3 us
-less per request). They are optional:
+mypyc compiles the code every request runs through that does not await, to C
+extensions: wire/h1.py and wire/headers.py (the parser callbacks and the
+response framing), net/connection.py and net/flow.py (the HTTP/1.1
+connection: dispatch, writes, timers), net/state.py (what the connections of
+a server share), and asgi/http_core.py with asgi/wake.py (the request cycle
+but its coroutines). docs/performance.md has the figures. They are optional:
 without a C compiler, with HURTLE_COMPILE=0, or if the build fails for any
 reason, hurtle installs as pure Python, which passes the same tests. At run
 time, HURTLE_PURE_PYTHON=1 uses the Python sources even where the compiled
@@ -26,6 +27,9 @@ COMPILED = [
     "src/hurtle/wire/headers.py",
     "src/hurtle/net/connection.py",
     "src/hurtle/net/flow.py",
+    "src/hurtle/asgi/http_core.py",
+    "src/hurtle/asgi/wake.py",
+    "src/hurtle/net/state.py",
 ]
 
 

@@ -17,7 +17,15 @@ from types import ModuleType
 
 __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 
-COMPILABLE = ("hurtle.wire.h1", "hurtle.wire.headers", "hurtle.net.connection", "hurtle.net.flow")
+COMPILABLE = (
+    "hurtle.wire.h1",
+    "hurtle.wire.headers",
+    "hurtle.net.connection",
+    "hurtle.net.flow",
+    "hurtle.asgi.http_core",
+    "hurtle.asgi.wake",
+    "hurtle.net.state",
+)
 
 
 class _SourceFirst:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -18,30 +17,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HTTP_ASGI = {"version": "3.0", "spec_version": "2.5"}
 WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.5"}
 LIFESPAN_ASGI = {"version": "3.0", "spec_version": "2.0"}
-
-
-class Wakeable:
-    """One coroutine (the app's `receive`) waiting for the connection to feed it.
-
-    The connection calls `_wake()` after each feed; `receive` loops on
-    `await self._sleep()` until what it waits for is there.
-    """
-
-    __slots__ = ("_waiter",)
-
-    def __init__(self) -> None:
-        self._waiter: asyncio.Future[None] | None = None
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def _sleep(self) -> None:
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
-        await waiter
 
 
 class ClientDisconnected(OSError):

@@ -28,7 +28,8 @@ from collections import deque
 from enum import Enum
 from typing import Any, Protocol
 
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope, Wakeable
+from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.asgi.wake import Wakeable
 from hurtle.logs import access_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse
 
@@ -124,7 +125,7 @@ class WebSocketCycle(Wakeable):
                     "code": self._close_code,
                     "reason": self._close_reason,
                 }
-            await self._sleep()
+            await self._new_waiter()
 
     async def send(self, message: Message) -> None:
         kind = message["type"]

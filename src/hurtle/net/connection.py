@@ -38,6 +38,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from hurtle.asgi.http import HTTPCycle, service_unavailable
+from hurtle.asgi.http_core import HTTPCycleCore
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
 from hurtle.logs import log_safe
 from hurtle.net.flow import WriteBackpressure
@@ -91,8 +92,10 @@ class H1Connection(WriteBackpressure):
         self.extensions: dict[str, Any] = {}
         # Set when the peer is a trusted proxy and --proxy-headers is on (net/proxy.py).
         self.forwarded: ProxySettings | None = None
-        self.reading: HTTPCycle | None = None
-        self.responding: HTTPCycle | None = None
+        # Typed as the compiled core, so that the compiled code here reaches
+        # the cycle's state and methods directly (asgi/http_core.py).
+        self.reading: HTTPCycleCore | None = None
+        self.responding: HTTPCycleCore | None = None
         self.response: H1Response | None = None
         self._head_pending = False
         self._request: RequestReceived | None = None
@@ -463,7 +466,7 @@ class H1Connection(WriteBackpressure):
     def response_failed(self) -> None:
         self._close()
 
-    def cycle_finished(self, cycle: HTTPCycle) -> None:
+    def cycle_finished(self, cycle: HTTPCycleCore) -> None:
         state = self.state
         state.active_requests -= 1
         if cycle.task is not None:
