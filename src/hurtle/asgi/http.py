@@ -25,10 +25,12 @@ interpreted (that module says why).
 
 from __future__ import annotations
 
-from hurtle.asgi.http_core import BODY_HIGH_WATER, HTTPCycleCore, ResponseStream
+from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS, HTTPCycleCore
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send
 
-__all__ = ["BODY_HIGH_WATER", "HTTPCycle", "ResponseStream", "service_unavailable"]
+__all__ = ["HTTPCycle", "service_unavailable"]
+
+_UNAVAILABLE_HEADERS = [*PLAIN_TEXT_HEADERS, (b"retry-after", b"1")]
 
 
 class HTTPCycle(HTTPCycleCore):
@@ -70,7 +72,7 @@ async def service_unavailable(scope: Scope, receive: Receive, send: Send) -> Non
     start: Message = {
         "type": "http.response.start",
         "status": 503,
-        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", b"1")],
+        "headers": _UNAVAILABLE_HEADERS,
     }
     await send(start)
     await send({"type": "http.response.body", "body": b"Service Unavailable\n"})

@@ -23,7 +23,7 @@ from hurtle.asgi.wake import Wakeable
 from hurtle.logs import log_access
 from hurtle.wire.headers import InvalidResponse
 
-__all__ = ["BODY_HIGH_WATER", "HTTPCycleCore", "ResponseStream"]
+__all__ = ["BODY_HIGH_WATER", "PLAIN_TEXT_HEADERS", "HTTPCycleCore", "ResponseStream"]
 
 error_log = logging.getLogger("hurtle.error")
 
@@ -31,7 +31,8 @@ error_log = logging.getLogger("hurtle.error")
 # until the app consumes them (backpressure towards the client).
 BODY_HIGH_WATER = 65536
 
-_INTERNAL_ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+# The head of every plain-text answer hurtle writes itself (500, 503, 4xx).
+PLAIN_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
 class ResponseStream(Protocol):
@@ -251,7 +252,7 @@ class HTTPCycleCore(Wakeable):
         body = b"Internal Server Error"
         self.bytes_sent = len(body)
         try:
-            self.stream.start_response(500, _INTERNAL_ERROR_HEADERS)
+            self.stream.start_response(500, PLAIN_TEXT_HEADERS)
             self.stream.send_body(body, False)
         except InvalidResponse:  # pragma: no cover - fixed, valid headers
             self.stream.response_failed()

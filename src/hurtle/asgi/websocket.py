@@ -28,6 +28,7 @@ from collections import deque
 from enum import Enum
 from typing import Any, Protocol
 
+from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import access_log, log_safe, log_websocket
@@ -65,9 +66,6 @@ class State(Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-_DENIED_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
 class WebSocketCycle(Wakeable):
@@ -167,7 +165,7 @@ class WebSocketCycle(Wakeable):
                 raise InvalidResponse("websocket.close needs an int 'code' and a str 'reason'")
             if state is State.CONNECTING:
                 # asgiref www.rst: a close before accept denies with 403.
-                self._deny(403, _DENIED_HEADERS, b"Forbidden\n")
+                self._deny(403, PLAIN_TEXT_HEADERS, b"Forbidden\n")
             elif state is State.OPEN:
                 self.state = State.CLOSING
                 self.stream.close(code, reason)
@@ -223,7 +221,7 @@ class WebSocketCycle(Wakeable):
         else:
             if self.state is State.CONNECTING:
                 error_log.error("ASGI app returned without accepting or closing the WebSocket")
-                self._deny(500, _DENIED_HEADERS, b"Internal Server Error\n")
+                self._deny(500, PLAIN_TEXT_HEADERS, b"Internal Server Error\n")
             elif self.state is State.OPEN:
                 self.state = State.CLOSING
                 self.stream.close(1000, "")
@@ -242,7 +240,7 @@ class WebSocketCycle(Wakeable):
         elif isinstance(exc, Exception):
             error_log.error("Exception in ASGI WebSocket app", exc_info=exc)
         if self.state is State.CONNECTING:
-            self._deny(500, _DENIED_HEADERS, b"Internal Server Error\n")
+            self._deny(500, PLAIN_TEXT_HEADERS, b"Internal Server Error\n")
         elif self.state in (State.OPEN, State.CLOSING):
             self.state = State.CLOSING
             self.stream.close(1011, "")  # RFC 6455 section 7.4.1: internal error.

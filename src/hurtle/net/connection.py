@@ -38,7 +38,7 @@ from urllib.parse import unquote_to_bytes
 import httptools
 
 from hurtle.asgi.http import HTTPCycle, service_unavailable
-from hurtle.asgi.http_core import HTTPCycleCore
+from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS, HTTPCycleCore
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
 from hurtle.logs import log_safe
 from hurtle.net.flow import WriteBackpressure
@@ -61,7 +61,6 @@ error_log = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER = 2.0  # Seconds to drain a client's input after an error response.
-_PLAIN = [(b"content-type", b"text/plain; charset=utf-8")]
 # Output queued in one turn of the loop goes out at its end (ServerState.flush_soon),
 # or at once when this much is waiting: memory stays bounded and write
 # backpressure still reaches an app whose `send` never yields. On loopback a
@@ -342,7 +341,7 @@ class H1Connection(WriteBackpressure):
             event.status,
             log_safe(event.reason),
         )
-        response = H1Response(event.status, _PLAIN, "GET", keep_alive=False)
+        response = H1Response(event.status, PLAIN_TEXT_HEADERS, "GET", keep_alive=False)
         body = event.reason.encode("ascii", "replace") + b"\n"
         self._write(
             response.head(body, False, "1.1", self.state.default_block) + response.body(body, False)
