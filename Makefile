@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# setup.py compiles these with mypyc into the source tree (an editable install):
-# when one changes, installing again rebuilds it, or the stale build would run.
-COMPILED := setup.py src/hurtle/wire/h1.py src/hurtle/wire/headers.py \
-	src/hurtle/net/connection.py src/hurtle/net/flow.py src/hurtle/asgi/http_core.py src/hurtle/asgi/wake.py \
-	src/hurtle/net/state.py
+# setup.py compiles the modules that src/hurtle/_pure.py lists (COMPILABLE) with
+# mypyc into the source tree (an editable install): when one changes, installing
+# again rebuilds it, or the stale build would run.
+COMPILED := setup.py src/hurtle/_pure.py $(patsubst %,src/%.py,$(subst .,/,\
+	$(shell sed -n 's/^ *"\(hurtle\.[a-z0-9_.]*\)",$$/\1/p' src/hurtle/_pure.py)))
 
 $(VENV)/.installed-runtime: $(BIN)/python pyproject.toml $(COMPILED)
 	$(BIN)/python -m pip install --quiet -e .

@@ -14,6 +14,7 @@ modules are installed (hurtle/_pure.py).
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from pathlib import Path
@@ -22,15 +23,23 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = [
-    "src/hurtle/wire/h1.py",
-    "src/hurtle/wire/headers.py",
-    "src/hurtle/net/connection.py",
-    "src/hurtle/net/flow.py",
-    "src/hurtle/asgi/http_core.py",
-    "src/hurtle/asgi/wake.py",
-    "src/hurtle/net/state.py",
-]
+
+def compilable() -> list[str]:
+    """The source files of the modules listed in hurtle/_pure.py's COMPILABLE, the one list.
+
+    Read from its syntax tree: the build environment cannot import hurtle.
+    """
+    source = Path(__file__).parent / "src" / "hurtle" / "_pure.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "COMPILABLE" for target in node.targets
+        ):
+            names = ast.literal_eval(node.value)
+            return [f"src/{name.replace('.', '/')}.py" for name in names]
+    raise RuntimeError("hurtle/_pure.py has no COMPILABLE")
+
+
+COMPILED = compilable()
 
 
 class OptionalBuildExt(build_ext):

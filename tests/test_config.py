@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hurtle.config import Config, ConfigError, Option, load_config, options, options_by_name
-from hurtle.server import load_env_file
+from hurtle.launch import load_env_file
 
 
 def opt(name: str) -> Option:

@@ -17,6 +17,8 @@ from types import ModuleType
 
 __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 
+# The one list of the modules that setup.py compiles with mypyc (setup.py and
+# the Makefile read it from here).
 COMPILABLE = (
     "hurtle.wire.h1",
     "hurtle.wire.headers",

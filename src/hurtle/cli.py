@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 
 from hurtle import __version__
 from hurtle.config import ConfigError, Option, load_config, options
-from hurtle.server import EXIT_USAGE, load_env_file, run_config
+from hurtle.exits import EXIT_USAGE
+from hurtle.launch import load_env_file, run_config
 
 __all__ = ["build_parser", "main"]
 

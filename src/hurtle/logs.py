@@ -14,6 +14,7 @@ __all__ = [
     "TRACE",
     "access_log",
     "configure_logging",
+    "describe_client",
     "error_log",
     "log_access",
     "log_safe",
@@ -99,18 +100,29 @@ def configure_logging(level: str, access: bool, log_config: str | None = None) -
     access_log.disabled = not access
 
 
-def log_websocket(client: str, target: bytes, status: int) -> None:
+def describe_client(client: tuple[str, int] | None, unknown: str = "-") -> str:
+    """`host:port` of a client for a log line; `unknown` where there is none (a Unix socket)."""
+    return f"{client[0]}:{client[1]}" if client else unknown
+
+
+def log_websocket(client: tuple[str, int] | None, target: bytes, status: int) -> None:
     """One access line for a WebSocket handshake: 101 when accepted, else the HTTP status."""
-    access_log.info('%s - "WebSocket %s" %d', client, log_safe(target), status)
+    access_log.info('%s - "WebSocket %s" %d', describe_client(client), log_safe(target), status)
 
 
 def log_access(
-    client: str, method: str, target: bytes, http_version: str, status: int, size: int, ms: float
+    client: tuple[str, int] | None,
+    method: str,
+    target: bytes,
+    http_version: str,
+    status: int,
+    size: int,
+    ms: float,
 ) -> None:
     """One access line: client, request line, status, body bytes, duration."""
     access_log.info(
         '%s - "%s %s HTTP/%s" %d %dB %.1fms',
-        client,
+        describe_client(client),
         method,
         log_safe(target),
         http_version,

@@ -10,12 +10,12 @@ read them. glibc then returns the free top of the heap to the kernel as soon
 as it exceeds M_TRIM_THRESHOLD (128 KiB by default), and the next turn faults
 every page back in: about 16 page faults for every 64 KiB request, in the
 kernel's time. Whether it happens depends on whether some long-lived object
-was allocated above that area, which is luck: the same server, the same load,
-measured either about 20,000 or about 33,000 requests/s per process
-(docs/performance.md).
+was allocated above that area, which is luck: the same server under the same
+load measured at one of two rates far apart (docs/performance.md, item 9,
+has the figures).
 
 A trim threshold above what a burst allocates keeps those pages mapped, so
-the next burst reuses them: 33,000 requests/s in every run. The price is that
+the next burst reuses them, at the higher rate in every run. The price is that
 up to that many bytes of freed memory may stay resident in the worker after a
 burst; memory in use is unaffected, and the idle server allocates nothing.
 
@@ -29,12 +29,12 @@ blocks of a few hundred KiB still come from the heap instead of a fresh mmap
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
+
+from hurtle.logs import error_log
 
 __all__ = ["release_free_memory", "tune_malloc"]
 
-error_log = logging.getLogger("hurtle.error")
 
 _M_TRIM_THRESHOLD = -1  # <malloc.h>
 _M_MMAP_THRESHOLD = -3

@@ -17,8 +17,8 @@ keep-alive timeout. A client never sees a connection closed under a request
 it is sending, which closing idle connections at once would risk (RFC 9112
 section 9.3.1: a close can cross a request in flight).
 
-Many processes (workers, the supervisor) are the job of hurtle.supervise;
-`run_config` hands over to it when the config asks for them.
+Starting a process (one server, or a supervisor and its workers) is
+launch.py's job; many processes are hurtle.supervise's.
 """
 
 from __future__ import annotations
@@ -27,40 +27,26 @@ import asyncio
 import os
 import signal
 import socket
-import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from hurtle.asgi.interface import InterfaceError
 from hurtle.asgi.interface import adapt as adapt_interface
 from hurtle.asgi.lifespan import Lifespan, LifespanFailed
 from hurtle.asgi.types import ASGIApp
-from hurtle.config import Config, ConfigError
+from hurtle.config import Config
+from hurtle.exits import EXIT_ERROR, EXIT_STARTUP_FAILED, StartupError
 from hurtle.importer import AppImportError, load_app
-from hurtle.logs import LogConfigError, configure_logging, error_log
+from hurtle.logs import error_log
 from hurtle.memory import release_free_memory, tune_malloc
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.proxy import connection_factory
 from hurtle.net.state import ServerState
 
-__all__ = ["EXIT_STARTUP_FAILED", "Server", "StartupError", "run", "run_config", "serve"]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_STARTUP_FAILED = 3
+__all__ = ["Server", "StartupError", "serve"]
 
 DEMO_APP = "hurtle.demo.app:app"
-
-
-class StartupError(Exception):
-    """Serving could not start; `exit_code` says why, the message says it to the user."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class Server:
@@ -284,71 +270,3 @@ async def serve(app: Any = None, config: Config | None = None, **options: Any) -
     create a `Server` and await its `serve()` instead.
     """
     await Server(app, config, **options).serve()
-
-
-def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    if name in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if name == "uvloop":
-                raise ConfigError("--loop", "uvloop is not installed") from None
-        else:
-            factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-            return factory
-    return asyncio.new_event_loop
-
-
-def run_config(config: Config, app: Any = None) -> int:
-    """Run a server to completion in a new event loop; return the process exit code."""
-    try:
-        configure_logging(config.log_level, config.access_log, config.log_config)
-    except LogConfigError as exc:
-        print(f"hurtle: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        if config.env_file:
-            load_env_file(config.env_file)
-        factory = _loop_factory(config.loop)
-    except ConfigError as exc:
-        print(f"hurtle: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    from hurtle.supervise import PidFileError, needs_supervisor, pid_file, supervise
-
-    if needs_supervisor(config):
-        return supervise(config, app)
-    server = Server(app, config)
-    try:
-        with pid_file(config.pid), asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(server.serve())
-    except PidFileError as exc:
-        print(f"hurtle: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except StartupError as exc:
-        if exc.__cause__ is not None and config.log_level in ("debug", "trace"):
-            error_log.debug("details:", exc_info=exc.__cause__)
-        print(f"hurtle: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:  # pragma: no cover - a signal before handlers were installed
-        return EXIT_OK
-    return EXIT_OK
-
-
-def run(app: Any = None, **options: Any) -> None:
-    """Run `app` (an ASGI app or a 'module:attribute' string) until stopped.
-
-    Options are Config's fields. Exits the process with a non-zero code if
-    serving could not start.
-    """
-    code = run_config(Config(**options), app)
-    if code:
-        raise SystemExit(code)
-
-
-def load_env_file(path: str) -> None:
-    """Put the variables of a dotenv file into os.environ (existing ones win)."""
-    from dotenv import load_dotenv
-
-    if not os.path.isfile(path):
-        raise ConfigError("--env-file", f"file {path!r} does not exist")
-    load_dotenv(path, override=False)

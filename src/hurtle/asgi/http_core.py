@@ -12,7 +12,6 @@ a timeout, a cancel scope or a shutdown would print a DeprecationWarning.
 from __future__ import annotations
 
 import asyncio
-import logging
 from time import perf_counter
 from typing import Any, Protocol
 
@@ -20,12 +19,11 @@ from mypy_extensions import mypyc_attr
 
 from hurtle.asgi.types import ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
-from hurtle.logs import log_access
+from hurtle.logs import error_log, log_access
 from hurtle.wire.headers import InvalidResponse
 
 __all__ = ["BODY_HIGH_WATER", "PLAIN_TEXT_HEADERS", "HTTPCycleCore", "ResponseStream"]
 
-error_log = logging.getLogger("hurtle.error")
 
 # Above this many buffered request body bytes the connection stops reading
 # until the app consumes them (backpressure towards the client).
@@ -213,12 +211,11 @@ class HTTPCycleCore(Wakeable):
 
     def _log_access(self) -> None:
         scope = self.scope
-        client = scope["client"]
         target = scope["raw_path"]
         if scope["query_string"]:
             target += b"?" + scope["query_string"]
         log_access(
-            f"{client[0]}:{client[1]}" if client else "-",
+            scope["client"],
             scope["method"],
             target,
             scope["http_version"],

@@ -23,14 +23,13 @@ clearly is something else is a startup error that says what it looks like.
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any, Literal
 
 from hurtle.asgi.types import ASGIApp, Receive, Scope, Send
+from hurtle.logs import error_log
 
 __all__ = ["InterfaceError", "adapt", "detect"]
 
-error_log = logging.getLogger("hurtle.error")
 
 Interface = Literal["asgi3", "asgi2", "wsgi"]
 

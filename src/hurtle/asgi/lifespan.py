@@ -19,14 +19,12 @@ errors on every request. In mode "on" both are startup failures.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, Literal
 
 from hurtle.asgi.types import LIFESPAN_ASGI, ASGIApp, Message
+from hurtle.logs import error_log
 
 __all__ = ["Lifespan", "LifespanFailed"]
-
-error_log = logging.getLogger("hurtle.error")
 
 
 class LifespanFailed(Exception):

@@ -31,12 +31,10 @@ from typing import Any, Protocol
 from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
-from hurtle.logs import access_log, log_safe, log_websocket
+from hurtle.logs import access_log, error_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse
 
 __all__ = ["WebSocketCycle", "WebSocketStream"]
-
-error_log = logging.getLogger("hurtle.error")
 
 
 class WebSocketStream(Protocol):
@@ -199,7 +197,7 @@ class WebSocketCycle(Wakeable):
         target = scope["raw_path"]
         if scope["query_string"]:
             target += b"?" + scope["query_string"]
-        log_websocket(f"{client[0]}:{client[1]}" if client else "-", target, status)
+        log_websocket(client, target, status)
 
     def _deny(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self._log_handshake(status)

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -50,11 +49,10 @@ from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from hurtle.asgi.types import ClientDisconnected, Message, Receive, Scope, Send
-from hurtle.logs import log_safe
+from hurtle.logs import error_log, log_safe
 
 __all__ = ["FileWrapper", "InputStream", "WSGIAdapter", "WorkerThreads", "build_environ"]
 
-error_log = logging.getLogger("hurtle.error")
 
 T = TypeVar("T")
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]

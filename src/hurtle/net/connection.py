@@ -25,7 +25,6 @@ without keep-alive, a framing error, graceful shutdown).
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from asyncio import Task
 from collections import deque
@@ -39,11 +38,11 @@ import httptools
 
 from hurtle.asgi.http import HTTPCycle, service_unavailable
 from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS, HTTPCycleCore
+from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
-from hurtle.logs import log_safe
+from hurtle.logs import describe_client, error_log, log_safe
+from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.flow import WriteBackpressure
-from hurtle.net.listen import tls_extension
-from hurtle.net.proxy import ProxySettings
 from hurtle.net.state import ServerState
 from hurtle.wire.h1 import (
     BodyReceived,
@@ -57,7 +56,6 @@ from hurtle.wire.h1 import (
 
 __all__ = ["H1Connection"]
 
-error_log = logging.getLogger("hurtle.error")
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LINGER = 2.0  # Seconds to drain a client's input after an error response.
@@ -80,8 +78,11 @@ class H1Connection(WriteBackpressure):
     # An asyncio protocol by its methods (asyncio and uvloop call them by
     # name), not by inheriting asyncio.Protocol: setup.py compiles this module
     # with mypyc, whose native classes cannot inherit from interpreted ones.
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, info: ConnectionInfo | None = None) -> None:
         self.state = state
+        # The connection's facts when someone else learnt them (the PROXY
+        # protocol reader, net/proxy.py); else read from the transport.
+        self.info = info
         self.loop = state.loop
         self.transport: asyncio.Transport | None = None
         self.parser = H1Parser(state.limits)
@@ -89,7 +90,7 @@ class H1Connection(WriteBackpressure):
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
         self.extensions: dict[str, Any] = {}
-        # Set when the peer is a trusted proxy and --proxy-headers is on (net/proxy.py).
+        # Set when the peer is a trusted proxy and --proxy-headers is on.
         self.forwarded: ProxySettings | None = None
         # Typed as the compiled core, so that the compiled code here reaches
         # the cycle's state and methods directly (asgi/http_core.py).
@@ -133,21 +134,14 @@ class H1Connection(WriteBackpressure):
         # protocol, so backpressure would be lost: pieces go one write each there.
         self._gather_writes = type(transport).__module__ != "asyncio.selector_events"
         self.state.connections.add(self)
-        peer = transport.get_extra_info("peername")
-        sock = transport.get_extra_info("sockname")
-        if isinstance(peer, tuple):
-            self.client = (peer[0], peer[1])
-        if isinstance(sock, tuple):
-            self.server = (sock[0], sock[1])
-        elif isinstance(sock, str) and sock:
-            self.server = (sock, None)
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            self.scheme = "https"
-            self.extensions = {"tls": tls_extension(ssl_object)}
-        proxy = self.state.proxy
-        if proxy is not None:
-            self.forwarded = proxy.headers_from(self.client, isinstance(sock, str | bytes))
+        info = self.info
+        if info is None:
+            info = ConnectionInfo.of_transport(transport, self.state.proxy)
+        self.client = info.client
+        self.server = info.server
+        self.scheme = info.scheme
+        self.extensions = info.extensions
+        self.forwarded = info.forwarded
         self._arm_idle_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -337,7 +331,7 @@ class H1Connection(WriteBackpressure):
             cycle.feed_disconnect()  # Its app must stop: this connection is done.
         error_log.info(
             "rejected request from %s: %d %s",
-            _describe_client(self.client),
+            describe_client(self.client, "unix socket"),
             event.status,
             log_safe(event.reason),
         )
@@ -541,7 +535,7 @@ class H1Connection(WriteBackpressure):
             return
         error_log.info(
             "closing connection from %s: request body stalled for %.0fs",
-            _describe_client(self.client),
+            describe_client(self.client, "unix socket"),
             timeout,
         )
         self.parser.stopped = True
@@ -555,7 +549,7 @@ class H1Connection(WriteBackpressure):
         self._write_timer = None
         error_log.info(
             "closing connection from %s: it read nothing for %.0fs",
-            _describe_client(self.client),
+            describe_client(self.client, "unix socket"),
             self.state.config.timeout_write,
         )
         self.abort()
@@ -660,7 +654,3 @@ def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
 def _is_websocket(event: RequestReceived) -> bool:
     assert event.upgrade is not None
     return any(p.strip().lower() == b"websocket" for p in event.upgrade.split(b","))
-
-
-def _describe_client(client: tuple[str, int] | None) -> str:
-    return f"{client[0]}:{client[1]}" if client else "unix socket"

@@ -7,10 +7,10 @@ import contextvars
 from email.utils import formatdate
 from typing import Any, Protocol
 
+from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
 from hurtle.logs import access_log
-from hurtle.net.proxy import ProxySettings
 from hurtle.wire.h1 import H1Limits
 
 
@@ -57,7 +57,7 @@ class ServerState:
         self.limit_concurrency = config.limit_concurrency
         self.keep_alive_timeout = config.timeout_keep_alive
         self.ws_enabled = config.ws != "none"
-        # --proxy-headers / --proxy-protocol (net/proxy.py); None when both are off.
+        # --proxy-headers / --proxy-protocol (asgi/proxy_headers.py); None when both are off.
         self.proxy = ProxySettings.from_config(config)
         self.limits = H1Limits(
             config.limit_request_line,

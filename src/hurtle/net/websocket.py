@@ -23,13 +23,12 @@ without calling the app. Otherwise the app runs in a `WebSocketCycle`
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Any
 
 from hurtle.asgi.types import ClientDisconnected, Scope
 from hurtle.asgi.websocket import WebSocketCycle
-from hurtle.logs import log_safe
+from hurtle.logs import error_log, log_safe
 from hurtle.net.flow import WriteBackpressure
 from hurtle.net.state import ServerState
 from hurtle.wire.h1 import H1Response, RequestReceived
@@ -43,7 +42,6 @@ from hurtle.wire.ws import (
 
 __all__ = ["WebSocketConnection"]
 
-error_log = logging.getLogger("hurtle.error")
 
 _CLOSE_TIMEOUT = 5.0
 _COALESCE = 65536

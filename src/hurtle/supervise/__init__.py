@@ -15,12 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from hurtle.config import Config
+from hurtle.exits import EXIT_ERROR, EXIT_USAGE
 from hurtle.supervise.pidfile import PidFileError, pid_file
 
 __all__ = ["PidFileError", "needs_supervisor", "pid_file", "supervise"]
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
 DEMO_APP = "hurtle.demo.app:app"
 
 

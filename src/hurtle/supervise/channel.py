@@ -15,8 +15,19 @@ on `down` tells the worker that the supervisor has gone.
 from __future__ import annotations
 
 import os
+import signal
 
-__all__ = ["PING", "PONG", "READY", "RECYCLE", "RETIRE", "pipe", "read_available", "send"]
+__all__ = [
+    "PING",
+    "PONG",
+    "READY",
+    "RECYCLE",
+    "RETIRE",
+    "STACK_DUMP_SIGNAL",
+    "pipe",
+    "read_available",
+    "send",
+]
 
 # supervisor -> worker
 PING = b"p"  # answer with PONG, from the event loop
@@ -26,6 +37,12 @@ RETIRE = b"r"  # a replacement serves: drain gently (Server.shutdown(linger=True
 PONG = b"P"
 READY = b"R"  # serving: the listening sockets are being accepted from
 RECYCLE = b"M"  # served --max-requests: replace me (I keep serving until retired)
+
+# Not a pipe message but a signal, since a worker whose loop is stuck reads no
+# pipe: on it the worker's faulthandler dumps every thread's Python stack to
+# stderr, which the supervisor asks for before it kills a worker that stopped
+# answering.
+STACK_DUMP_SIGNAL = signal.SIGUSR1
 
 
 def pipe() -> tuple[int, int]:

@@ -33,8 +33,17 @@ import subprocess
 import sys
 from typing import Any
 
-from hurtle.supervise.channel import PING, PONG, READY, RECYCLE, RETIRE, pipe, read_available, send
-from hurtle.supervise.worker import STACK_DUMP_SIGNAL
+from hurtle.supervise.channel import (
+    PING,
+    PONG,
+    READY,
+    RECYCLE,
+    RETIRE,
+    STACK_DUMP_SIGNAL,
+    pipe,
+    read_available,
+    send,
+)
 
 __all__ = ["State", "WorkerProcess", "describe_exit"]
 

@@ -54,6 +54,7 @@ import time
 from typing import Any
 
 from hurtle.config import Config, ConfigError
+from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from hurtle.logs import error_log
 from hurtle.net.listen import BindError, bind_sockets, describe_socket
 from hurtle.supervise.channel import READY, RECYCLE, pipe, read_available
@@ -61,10 +62,6 @@ from hurtle.supervise.process import State, WorkerProcess, describe_exit
 from hurtle.supervise.reload import Reloader
 
 __all__ = ["Supervisor"]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0

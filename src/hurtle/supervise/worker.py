@@ -42,14 +42,24 @@ import traceback
 from typing import Any
 
 from hurtle.config import Config, ConfigError
+from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError
 from hurtle.logs import LogConfigError, configure_logging, error_log
+from hurtle.loops import loop_factory
 from hurtle.net.listen import BindError, bind_sockets
-from hurtle.server import EXIT_ERROR, EXIT_USAGE, Server, StartupError, _loop_factory
-from hurtle.supervise.channel import PING, PONG, READY, RECYCLE, RETIRE, read_available, send
+from hurtle.server import Server
+from hurtle.supervise.channel import (
+    PING,
+    PONG,
+    READY,
+    RECYCLE,
+    RETIRE,
+    STACK_DUMP_SIGNAL,
+    read_available,
+    send,
+)
 
-__all__ = ["STACK_DUMP_SIGNAL", "Worker", "main"]
+__all__ = ["Worker", "main"]
 
-STACK_DUMP_SIGNAL = signal.SIGUSR1
 _SUPERVISORS_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 
 
@@ -146,7 +156,7 @@ def main() -> None:
     config = Config(**boot["config"])
     try:
         configure_logging(config.log_level, config.access_log, config.log_config)
-        factory = _loop_factory(config.loop)
+        factory = loop_factory(config.loop)
     except (LogConfigError, ConfigError) as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -167,7 +177,7 @@ def main() -> None:
             traceback.print_exception(exc.__cause__.__cause__)
         print(f"hurtle: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(EXIT_OK)
 
 
 if __name__ == "__main__":
