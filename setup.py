@@ -2,7 +2,7 @@
 
 mypyc compiles the code every request runs through that does not await, to C
 extensions: wire/h1.py and wire/headers.py (the parser callbacks and the
-response framing), net/connection.py and net/flow.py (the HTTP/1.1
+response framing), net/connection.py and net/write_backpressure.py (the HTTP/1.1
 connection: dispatch, writes, timers), net/state.py (what the connections of
 a server share), and asgi/http_core.py with asgi/wake.py (the request cycle
 but its coroutines). docs/performance.md has the figures. They are optional:

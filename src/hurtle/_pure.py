@@ -23,7 +23,7 @@ COMPILABLE = (
     "hurtle.wire.h1",
     "hurtle.wire.headers",
     "hurtle.net.connection",
-    "hurtle.net.flow",
+    "hurtle.net.write_backpressure",
     "hurtle.asgi.http_core",
     "hurtle.asgi.wake",
     "hurtle.net.state",

@@ -42,8 +42,8 @@ from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
-from hurtle.net.flow import WriteBackpressure
 from hurtle.net.state import ServerState
+from hurtle.net.write_backpressure import WriteBackpressure
 from hurtle.wire.h1 import (
     BodyReceived,
     Event,
@@ -64,9 +64,9 @@ _LINGER = 2.0  # Seconds to drain a client's input after an error response.
 # backpressure still reaches an app whose `send` never yields. On loopback a
 # write costs about the same whether it carries 64 KiB or 512 KiB (the kernel's
 # per-write TCP work dominates), so a streamed response in 64 KiB pieces goes out
-# in 512 KiB writes: 1 MiB responses went from 1,850 (64 KiB writes) to 3,700
-# (256 KiB) to about 4,600 per second (docs/performance.md); 1 MiB writes were
-# no faster than 512 KiB. Large pieces are queued by reference, not copied.
+# in 512 KiB writes; larger writes measured no faster (docs/performance.md,
+# "What changed", item 5, has the figures). Large pieces are queued by
+# reference, not copied.
 _COALESCE = 524288
 # A piece of body this large is written at once and apart from its framing:
 # copying it into one buffer with its chunk header would cost more than the

@@ -29,8 +29,8 @@ from typing import Any
 from hurtle.asgi.types import ClientDisconnected, Scope
 from hurtle.asgi.websocket import WebSocketCycle
 from hurtle.logs import error_log, log_safe
-from hurtle.net.flow import WriteBackpressure
 from hurtle.net.state import ServerState
+from hurtle.net.write_backpressure import WriteBackpressure
 from hurtle.wire.h1 import H1Response, RequestReceived
 from hurtle.wire.ws import (
     MessageReceived,

@@ -415,7 +415,8 @@ _NOTHING = (b"", b"", b"")
 
 
 class H1Response:
-    """Frames one response. `start()` returns the head, `body()` each piece of body.
+    """Frames one response. `head()` returns the status line and headers, `frame()` (or
+    `body()`) each piece of body.
 
     The head is produced together with the first piece of body, so a response
     whose body arrives in one message is one write and gets a Content-Length.

@@ -1,4 +1,4 @@
-"""Backpressure towards the app, shared by every protocol (HTTP/1.1, WebSocket).
+"""Write backpressure towards the app, shared by every protocol (HTTP/1.1, WebSocket).
 
 asyncio calls `pause_writing` when a transport's write buffer passes its
 high-water mark and `resume_writing` when it drains below the low one. In
