@@ -2,6 +2,14 @@
 
 Theory of operation
 -------------------
+`Server.load()` imports the app (the import string, the --factory call, the
+interface detection and its adapter) in the calling thread. `run_config` and
+every worker process call it before their event loop starts, because some
+apps cannot be imported where a loop runs: a Django project that migrates at
+import gets SynchronousOnlyOperation from the ORM there, and an app that
+calls `asyncio.run()` at import gets a RuntimeError. `serve()` loads the app
+itself only when nobody did (a caller serving in a loop of their own).
+
 `Server.serve()` binds the listening sockets first (a port in use fails
 before the app's startup work), runs lifespan startup, then starts accepting.
 It serves until `shutdown()` is called or SIGINT/SIGTERM arrives. Graceful
@@ -70,6 +78,9 @@ class Server:
     >>> task = asyncio.create_task(server.serve())
     >>> await server.started.wait(); print(server.addresses)
     >>> server.shutdown(); await task
+
+    `serve()` imports an app given as an import string in that loop, unless
+    `load()` was called before the loop started.
     """
 
     def __init__(self, app: Any, config: Config | None = None, **options: Any) -> None:
@@ -83,6 +94,8 @@ class Server:
         self._force = asyncio.Event()
         self._linger = False
         self._signals = 0
+        self._app: ASGIApp | None = None
+        self._malloc_tuned = False
 
     # -- control -------------------------------------------------------------
 
@@ -119,13 +132,13 @@ class Server:
     ) -> None:
         """Serve until shutdown. Raises StartupError if serving cannot start.
 
+        Loads the app first (in this loop) if `load()` has not been called.
         `sockets`: listening sockets bound by someone else (a supervisor);
         without them the server binds its own from the config.
         """
         config = self.config
         loop = asyncio.get_running_loop()
-        malloc_tuned = tune_malloc(config.malloc_trim_threshold)
-        app = self._load_app()
+        app = self.load()
         try:
             ssl_context = create_ssl_context(config)
             self.sockets = sockets if sockets is not None else bind_sockets(config)
@@ -158,7 +171,7 @@ class Server:
                 self.addresses.append(describe_socket(sock, ssl_context is not None))
             for address in self.addresses:
                 error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
-            if malloc_tuned:
+            if self._malloc_tuned:
                 release_free_memory()  # What start-up freed; the threshold would keep it.
             self.started.set()
             await self._exit.wait()
@@ -174,6 +187,19 @@ class Server:
                 _remove_socket_file(config.uds)
             for sock in self.sockets:
                 sock.close()
+
+    def load(self) -> ASGIApp:
+        """Load the app now, in this thread; once (later calls return it). Raises StartupError.
+
+        Call it before starting an event loop to serve an app whose import
+        cannot run inside one (see the module docstring); `serve()` calls it
+        otherwise. The allocator is tuned (--malloc-trim-threshold) before
+        the import allocates; `serve()` returns what start-up freed.
+        """
+        if self._app is None:
+            self._malloc_tuned = tune_malloc(self.config.malloc_trim_threshold)
+            self._app = self._load_app()
+        return self._app
 
     def _load_app(self) -> ASGIApp:
         config = self.config
@@ -280,6 +306,8 @@ def _remove_socket_file(path: str) -> None:
 async def serve(app: Any = None, config: Config | None = None, **options: Any) -> None:
     """Serve `app` in the running event loop until SIGINT/SIGTERM.
 
+    An import string is imported in this loop; an app whose import cannot run
+    inside a loop needs `Server.load()` before the loop starts (or `run()`).
     For control over the server (its bound addresses, a programmatic stop),
     create a `Server` and await its `serve()` instead.
     """
@@ -319,8 +347,10 @@ def run_config(config: Config, app: Any = None) -> int:
         return supervise(config, app)
     server = Server(app, config)
     try:
-        with pid_file(config.pid), asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(server.serve())
+        with pid_file(config.pid):
+            server.load()  # Before the loop starts: see the module docstring.
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(server.serve())
     except PidFileError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -337,8 +367,9 @@ def run_config(config: Config, app: Any = None) -> int:
 def run(app: Any = None, **options: Any) -> None:
     """Run `app` (an ASGI app or a 'module:attribute' string) until stopped.
 
-    Options are Config's fields. Exits the process with a non-zero code if
-    serving could not start.
+    The app is loaded before the event loop starts (in each worker process
+    when there are workers). Options are Config's fields. Exits the process
+    with a non-zero code if serving could not start.
     """
     code = run_config(Config(**options), app)
     if code:
