@@ -41,8 +41,10 @@ def run_config(config: Config, app: Any = None) -> int:
 
     server = Server(app, config)
     try:
-        with pid_file(config.pid), asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(server.serve())
+        with pid_file(config.pid):
+            server.load()  # Before the loop starts (server.py's docstring says why).
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(server.serve())
     except PidFileError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -59,8 +61,9 @@ def run_config(config: Config, app: Any = None) -> int:
 def run(app: Any = None, **options: Any) -> None:
     """Run `app` (an ASGI app or a 'module:attribute' string) until stopped.
 
-    Options are Config's fields. Exits the process with a non-zero code if
-    serving could not start.
+    The app is loaded before the event loop starts (in each worker process
+    when there are workers). Options are Config's fields. Exits the process
+    with a non-zero code if serving could not start.
     """
     code = run_config(Config(**options), app)
     if code:

@@ -2,6 +2,14 @@
 
 Theory of operation
 -------------------
+`Server.load()` imports the app (the import string, the --factory call, the
+interface detection and its adapter) in the calling thread. `run_config`
+(launch.py) and every worker process call it before their event loop
+starts, because some apps cannot be imported where a loop runs: a Django project that migrates at
+import gets SynchronousOnlyOperation from the ORM there, and an app that
+calls `asyncio.run()` at import gets a RuntimeError. `serve()` loads the app
+itself only when nobody did (a caller serving in a loop of their own).
+
 `Server.serve()` binds the listening sockets first (a port in use fails
 before the app's startup work), runs lifespan startup, then starts accepting.
 It serves until `shutdown()` is called or SIGINT/SIGTERM arrives. Graceful
@@ -56,6 +64,9 @@ class Server:
     >>> task = asyncio.create_task(server.serve())
     >>> await server.started.wait(); print(server.addresses)
     >>> server.shutdown(); await task
+
+    `serve()` imports an app given as an import string in that loop, unless
+    `load()` was called before the loop started.
     """
 
     def __init__(self, app: Any, config: Config | None = None, **options: Any) -> None:
@@ -69,6 +80,8 @@ class Server:
         self._force = asyncio.Event()
         self._linger = False
         self._signals = 0
+        self._app: ASGIApp | None = None
+        self._malloc_tuned = False
 
     # -- control -------------------------------------------------------------
 
@@ -105,13 +118,13 @@ class Server:
     ) -> None:
         """Serve until shutdown. Raises StartupError if serving cannot start.
 
+        Loads the app first (in this loop) if `load()` has not been called.
         `sockets`: listening sockets bound by someone else (a supervisor);
         without them the server binds its own from the config.
         """
         config = self.config
         loop = asyncio.get_running_loop()
-        malloc_tuned = tune_malloc(config.malloc_trim_threshold)
-        app = self._load_app()
+        app = self.load()
         try:
             ssl_context = create_ssl_context(config)
             self.sockets = sockets if sockets is not None else bind_sockets(config)
@@ -144,7 +157,7 @@ class Server:
                 self.addresses.append(describe_socket(sock, ssl_context is not None))
             for address in self.addresses:
                 error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
-            if malloc_tuned:
+            if self._malloc_tuned:
                 release_free_memory()  # What start-up freed; the threshold would keep it.
             self.started.set()
             await self._exit.wait()
@@ -160,6 +173,19 @@ class Server:
                 _remove_socket_file(config.uds)
             for sock in self.sockets:
                 sock.close()
+
+    def load(self) -> ASGIApp:
+        """Load the app now, in this thread; once (later calls return it). Raises StartupError.
+
+        Call it before starting an event loop to serve an app whose import
+        cannot run inside one (see the module docstring); `serve()` calls it
+        otherwise. The allocator is tuned (--malloc-trim-threshold) before
+        the import allocates; `serve()` returns what start-up freed.
+        """
+        if self._app is None:
+            self._malloc_tuned = tune_malloc(self.config.malloc_trim_threshold)
+            self._app = self._load_app()
+        return self._app
 
     def _load_app(self) -> ASGIApp:
         config = self.config
@@ -266,6 +292,8 @@ def _remove_socket_file(path: str) -> None:
 async def serve(app: Any = None, config: Config | None = None, **options: Any) -> None:
     """Serve `app` in the running event loop until SIGINT/SIGTERM.
 
+    An import string is imported in this loop; an app whose import cannot run
+    inside a loop needs `Server.load()` before the loop starts (or `run()`).
     For control over the server (its bound addresses, a programmatic stop),
     create a `Server` and await its `serve()` instead.
     """

@@ -9,7 +9,8 @@ restart loads new code). The supervisor writes one JSON object on the
 worker's stdin: the resolved config, the app's import string, the numbers of
 the inherited listening sockets and of the two control pipes (channel.py).
 
-The worker then serves like a single hurtle process, with three differences:
+The worker then serves like a single hurtle process (it imports the app
+before its event loop starts, see server.py), with three differences:
 
 - it binds nothing (the sockets are the supervisor's, shared by every
   worker), unless --reuse-port asks each worker for its own SO_REUSEPORT
@@ -167,6 +168,7 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     worker = Worker(config, boot["app"], sockets, boot["down"], boot["up"])
     try:
+        worker.server.load()  # Before the loop starts, as a single process does (server.py).
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(worker.run())
     except StartupError as exc:
