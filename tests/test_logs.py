@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hurtle.logs import log_safe
 from support import ServerProcess, raw_request
@@ -112,3 +113,45 @@ def test_websocket_handshake_access_line(hurtle_process: Callable[..., ServerPro
     closed = [line for line in server.lines if "WebSocket closed: 4000" in line]
     assert closed and closed[0].endswith("bye\\x0d\\x0aforged line")
     assert not any(line.startswith("forged line") for line in server.lines)
+
+
+@pytest.mark.parametrize("level", ["info", "debug", "trace"])
+def test_websocket_library_log_follows_log_level(
+    hurtle_process: Callable[..., ServerProcess], level: str
+) -> None:
+    # The app configures the root logger at INFO: the library's own logger
+    # (websockets.server) would print "connection open" for every WebSocket.
+    # On hurtle.error.websocket it shows from --log-level debug on, its frames
+    # from trace on.
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    server = hurtle_process("apps.root_logging:app", "--log-level", level)
+
+    async def echo() -> None:
+        async with connect(server.url.replace("http", "ws")) as ws:
+            await ws.send("marco")
+            assert await ws.recv() == "marco"
+
+    asyncio.run(asyncio.wait_for(echo(), 10))
+    assert server.stop() == 0
+    library_lines = [line for line in server.lines if "websockets." in line]
+    assert library_lines == [], server.output
+    # "connection closed" comes only if the library sees the client's EOF
+    # before hurtle closes the socket: counted when there, not required.
+    per_connection = [
+        line for line in server.lines if line.endswith(("connection open", "connection closed"))
+    ]
+    frames = [line for line in server.lines if "TEXT 'marco'" in line]
+    if level == "info":
+        assert (per_connection, frames) == ([], []), server.output
+        return
+    assert sum(line.endswith("connection open") for line in per_connection) == 1, server.output
+    assert all(" DEBUG hurtle.error.websocket: " in line for line in per_connection)
+    if level == "debug":
+        assert frames == [], server.output
+    else:
+        # One frame each way: "<" received, ">" sent, both at TRACE.
+        assert len(frames) == 2, server.output
+        assert all(" TRACE hurtle.error.websocket: " in line for line in frames)

@@ -1,5 +1,10 @@
 """Loggers `hurtle.error` and `hurtle.access`, and escaping for log lines.
 
+The `websockets` library logs through `websocket_library_log`, on the child
+logger `hurtle.error.websocket`: never on its own `websockets.server`,
+which an app that configures the root logger (`logging.basicConfig`, as
+Litestar does) would otherwise print a line per WebSocket from.
+
 Everything a client controls (path, query, header values) is escaped before
 it reaches a log line: a CR or LF in a request must not forge a second line,
 and an ESC must not drive the reader's terminal.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 __all__ = [
     "TRACE",
@@ -19,6 +25,7 @@ __all__ = [
     "log_access",
     "log_safe",
     "log_websocket",
+    "websocket_library_log",
 ]
 
 TRACE = 5
@@ -26,6 +33,35 @@ logging.addLevelName(TRACE, "TRACE")
 
 error_log = logging.getLogger("hurtle.error")
 access_log = logging.getLogger("hurtle.access")
+
+
+class QuieterLog(logging.LoggerAdapter[logging.Logger]):
+    """A library's log one level quieter: its INFO at DEBUG, its DEBUG at TRACE.
+
+    The `websockets` library logs "connection open" and "connection closed"
+    at INFO for every WebSocket, and every frame at DEBUG. For a server
+    that is one line per connection, the detail of `--log-level debug`
+    (where hurtle puts its own per-connection lines), and frames are the
+    detail of `--log-level trace`. WARNING and above stay as they are (the
+    library logs a failure of its own parser at ERROR, with the traceback).
+    The adapter's logger has no level of its own: `hurtle.error`'s, which
+    `--log-level` sets, governs it, and its handler prints it.
+    """
+
+    _QUIETER = {logging.INFO: logging.DEBUG, logging.DEBUG: TRACE}
+
+    def isEnabledFor(self, level: int) -> bool:
+        # The library asks once per connection whether DEBUG is on (its
+        # `debug` flag) before it formats any frame: answer for TRACE.
+        return self.logger.isEnabledFor(self._QUIETER.get(level, level))
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        level = self._QUIETER.get(level, level)
+        if self.logger.isEnabledFor(level):
+            self.logger.log(level, msg, *args, **kwargs)
+
+
+websocket_library_log = QuieterLog(logging.getLogger("hurtle.error.websocket"))
 
 # Control characters (C0, DEL, C1) and the backslash itself become \xNN, so an
 # escaped line can be read back without ambiguity.

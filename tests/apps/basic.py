@@ -55,11 +55,8 @@ def jsonable_scope(scope: Scope) -> dict[str, Any]:
         "server": list(scope["server"]) if scope["server"] else None,
         "state": {k: v for k, v in scope.get("state", {}).items() if isinstance(v, str | int)},
         "extensions": sorted(scope.get("extensions", {})),
-        "tls": {
-            k: v
-            for k, v in scope.get("extensions", {}).get("tls", {}).items()
-            if k in ("tls_version", "client_cert_name", "cipher_suite")
-        },
+        # Every field of the extension is a str, an int, None or a list of str.
+        "tls": dict(scope.get("extensions", {}).get("tls", {})),
     }
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import errno
 import os
+import re
 import socket
 import ssl
 import stat
+import weakref
 from typing import Any
 
 from hurtle.config import Config
@@ -52,6 +56,9 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
         ) from None
     except (OSError, ssl.SSLError) as exc:
         raise BindError(f"cannot load the TLS certificate or key: {exc}") from None
+    server_cert = _leaf_cert_pem(config.ssl_certfile)
+    if server_cert is not None:
+        _server_certs[context] = server_cert
     context.verify_mode = ssl.VerifyMode(config.ssl_cert_reqs)
     if config.ssl_ca_certs:
         try:
@@ -201,8 +208,10 @@ def describe_socket(sock: socket.socket, tls: bool) -> str:
 
 
 # --------------------------------------------------------------------------
-# The ASGI TLS extension (asgiref specs/tls.rst).
+# The ASGI TLS extension (asgiref specs/tls.rst, version 0.2).
 
+# RFC 4514 section 3: the attribute types written by short name; any other
+# type is written as its dotted OID (section 2.3).
 _RDN_KEYS = {
     "commonName": "CN",
     "countryName": "C",
@@ -216,6 +225,41 @@ _RDN_KEYS = {
 }
 _TLS_VERSIONS = {"TLSv1": 0x0301, "TLSv1.1": 0x0302, "TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 _cipher_ids: dict[str, int] = {}
+# The PEM of the certificate each context presents (see create_ssl_context).
+_server_certs: weakref.WeakKeyDictionary[ssl.SSLContext, str] = weakref.WeakKeyDictionary()
+_PEM_CERT = re.compile(
+    rb"-----BEGIN (X509 |TRUSTED |)CERTIFICATE-----(.*?)-----END \1CERTIFICATE-----", re.DOTALL
+)
+
+
+def _leaf_cert_pem(certfile: str) -> str | None:
+    """The first certificate of `certfile`, in PEM, or None if it cannot be read.
+
+    Python's ssl module does not give back the certificate a context
+    presents, so it is read from the file once. The first certificate in the
+    file is the one OpenSSL presents (SSL_CTX_use_certificate_chain_file(3));
+    the rest is its chain, and a private key may come before it.
+    """
+    try:
+        with open(certfile, "rb") as handle:
+            found = _PEM_CERT.search(handle.read())
+        if found is None:
+            return None
+        der = base64.b64decode(b"".join(found.group(2).split()), validate=True)
+    except (OSError, binascii.Error):
+        return None
+    # A TRUSTED CERTIFICATE carries trust settings after the certificate's
+    # own DER SEQUENCE (X.690 section 8.1): keep that SEQUENCE only.
+    if len(der) < 2 or der[0] != 0x30:
+        return None
+    if der[1] < 0x80:
+        end = 2 + der[1]
+    else:
+        size = der[1] & 0x7F  # 0 would be BER's indefinite length, never in DER.
+        end = 2 + size + int.from_bytes(der[2 : 2 + size], "big")
+    if der[1] == 0x80 or end > len(der):
+        return None
+    return ssl.DER_cert_to_PEM_cert(der[:end])
 
 
 def _cipher_id(context: ssl.SSLContext, name: str) -> int | None:
@@ -243,24 +287,78 @@ def _rfc4514_value(value: str) -> str:
     return "".join(out)
 
 
+_attribute_types: dict[str, str] = {}
+
+
+def _rfc4514_type(name: str) -> str:
+    """The attribute type as RFC 4514 section 2.3 writes it: short name or dotted OID."""
+    found = _RDN_KEYS.get(name) or _attribute_types.get(name)
+    if found is None:
+        # Python names the types OpenSSL knows by their long name
+        # ("emailAddress"); the others come as dotted OIDs already.
+        try:
+            found = ssl._ASN1Object.fromname(name).oid
+        except ValueError:
+            found = name
+        _attribute_types[name] = found
+    return found
+
+
+def rfc4514_name(subject: tuple[tuple[tuple[str, str], ...], ...]) -> str:
+    """A subject, as `getpeercert()["subject"]` gives it, as an RFC 4514 string.
+
+    RFC 4514 section 2.1 writes the RDNs in the reverse of their DER order
+    (most specific first); the values of a multi-valued RDN are joined with
+    `+` (section 2.2). For a type outside the table of section 3 the value is
+    written as a string, as cryptography's `Name.rfc4514_string()` does: the
+    `#`-and-BER-hex form that section 2.4 asks for there would need the
+    value's ASN.1 encoding, which Python does not give.
+    """
+    return ",".join(
+        "+".join(f"{_rfc4514_type(key)}={_rfc4514_value(value)}" for key, value in rdn)
+        for rdn in reversed(subject)
+    )
+
+
+def _client_cert_chain(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> list[str]:
+    """The certificates the client sent, leaf first, in PEM.
+
+    The spec asks for the chain *sent by the client*: that is OpenSSL's
+    unverified chain (SSL_get_peer_cert_chain(3), in the order of the
+    Certificate message, which RFC 8446 section 4.4.2 and RFC 5246 section
+    7.4.2 require to start with the client's own certificate), not the
+    verified one, which ends with the server's trust anchor. Python 3.13
+    calls it `get_unverified_chain()`; 3.10 to 3.12 have the same call on the
+    private `_sslobj` only. Where neither exists, only the leaf is known.
+    """
+    public = getattr(ssl_object, "get_unverified_chain", None)
+    if public is not None:  # Python >= 3.13: DER certificates.
+        return [ssl.DER_cert_to_PEM_cert(der) for der in public()]
+    private = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if private is not None:  # Python 3.10 to 3.12: _ssl.Certificate objects.
+        return [cert.public_bytes(ssl._ssl.ENCODING_PEM) for cert in private() or ()]  # type: ignore[attr-defined]
+    der = ssl_object.getpeercert(binary_form=True)
+    return [ssl.DER_cert_to_PEM_cert(der)] if der else []
+
+
 def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> dict[str, Any]:
     """The `tls` scope extension for one TLS connection."""
-    der = ssl_object.getpeercert(binary_form=True)
-    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
-    name = None
-    if der:
-        subject = (ssl_object.getpeercert() or {}).get("subject", ())
-        # RFC 4514: most specific RDN first.
-        name = ",".join(
-            "+".join(f"{_RDN_KEYS.get(key, key)}={_rfc4514_value(value)}" for key, value in rdn)
-            for rdn in reversed(subject)
-        )
-    cipher = ssl_object.cipher()
     context = ssl_object.context
+    chain: list[str] = []
+    name = None
+    if ssl_object.getpeercert(binary_form=True):
+        chain = _client_cert_chain(ssl_object)
+        name = rfc4514_name((ssl_object.getpeercert() or {}).get("subject", ()))  # type: ignore[arg-type]
+    cipher = ssl_object.cipher()
     return {
-        "server_cert": None,
+        "server_cert": _server_certs.get(context),
         "client_cert_chain": chain,
         "client_cert_name": name,
+        # The spec's "provided but verification failed" never reaches an app
+        # here: a server asks for a certificate only with --ssl-cert-reqs 1
+        # or 2, and with either OpenSSL ends the handshake when the one the
+        # client sends does not verify (with 0 none is asked for, and none
+        # is sent). So a certificate in the scope is always a verified one.
         "client_cert_error": None,
         "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
         "cipher_suite": _cipher_id(context, cipher[0]) if cipher else None,

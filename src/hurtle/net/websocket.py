@@ -28,7 +28,7 @@ from typing import Any
 
 from hurtle.asgi.types import ClientDisconnected, Scope
 from hurtle.asgi.websocket import WebSocketCycle
-from hurtle.logs import error_log, log_safe
+from hurtle.logs import error_log, log_safe, websocket_library_log
 from hurtle.net.state import ServerState
 from hurtle.net.write_backpressure import WriteBackpressure
 from hurtle.wire.h1 import H1Response, RequestReceived
@@ -69,6 +69,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
             request.headers,
             max_size=config.ws_max_size,
             per_message_deflate=config.ws_per_message_deflate,
+            logger=websocket_library_log,
         )
         self.cycle = WebSocketCycle(scope, self, config.ws_max_queue)
         self._pending = pending  # Bytes the client sent after its handshake request.

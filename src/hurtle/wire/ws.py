@@ -69,7 +69,7 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import CONNECTING, OPEN, State
 from websockets.server import ServerProtocol
-from websockets.typing import Subprotocol
+from websockets.typing import LoggerLike, Subprotocol
 
 from hurtle.wire.headers import check_response_headers
 
@@ -183,8 +183,12 @@ class WebSocketWire:
         max_size: int,
         per_message_deflate: bool,
         fast_path: bool = True,
+        logger: LoggerLike | None = None,
     ) -> None:
-        """`fast_path=False` lets the library frame everything: the reference the tests use."""
+        """`fast_path=False` lets the library frame everything: the reference the tests use.
+
+        `logger` is where the library logs (its own `websockets.server` if None).
+        """
         self._request = Request(
             path=target.decode("latin-1"),
             headers=Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]),
@@ -205,8 +209,12 @@ class WebSocketWire:
             # The app chooses (websocket.accept), not the library.
             return Subprotocol(self._chosen) if self._chosen is not None else None
 
+        self._logger = logger
         self._protocol = _ServerProtocol(
-            extensions=extensions, select_subprotocol=select_subprotocol, max_size=max_size
+            extensions=extensions,
+            select_subprotocol=select_subprotocol,
+            max_size=max_size,
+            logger=logger,
         )
         # The library reads the handshake request from the stream before any
         # frame; llhttp has parsed it already, so hand it over in its own form.
@@ -238,7 +246,7 @@ class WebSocketWire:
                 [(b"sec-websocket-version", b"13"), (b"content-type", b"text/plain")],
                 b"Unsupported WebSocket version: only version 13 is spoken here.\n",
             )
-        probe = ServerProtocol(extensions=self._protocol.available_extensions)
+        probe = ServerProtocol(extensions=self._protocol.available_extensions, logger=self._logger)
         response = probe.accept(self._request)
         if response.status_code == 101:
             return None
