@@ -77,15 +77,19 @@ def test_path_is_percent_decoded_utf8(serve_app: Serve) -> None:
 
 
 def test_absolute_form_target(serve_app: Serve) -> None:
-    """RFC 9112 section 3.2.2: a server accepts the absolute form of the target."""
+    """RFC 9112 section 3.2.2: a server MUST accept the absolute form of the target, and
+    an origin server MUST ignore the Host header and use the target's authority."""
     server = serve_app(basic_app)
     reply = raw_request(
         server.port,
-        b"GET http://example.com/scope?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        b"GET http://example.com:8080/scope?x=1 HTTP/1.1\r\nHost: evil.example\r\n"
+        b"Connection: close\r\n\r\n",
     )
     (response,), _ = parse_responses(reply, ["GET"])
     scope = json.loads(response.body)
     assert scope["path"] == "/scope" and scope["query_string"] == "x=1"
+    assert ["host", "example.com:8080"] in scope["headers"]
+    assert ["host", "evil.example"] not in scope["headers"]
 
 
 def test_root_path_prefixes_path(serve_app: Serve) -> None:
@@ -384,6 +388,76 @@ def test_connection_close_is_honoured(serve_app: Serve) -> None:
     assert response.header(b"connection") == b"close"
 
 
+def test_http10_request_gets_an_http11_response(serve_app: Serve) -> None:
+    """RFC 9112 section 2.3: a server SHOULD answer with the highest version it conforms
+    to whose major version is not above the request's: HTTP/1.1, for 1.0 requests too,
+    framed so that a 1.0 client reads it (no chunked coding: RFC 9112 section 6.1)."""
+    server = serve_app(basic_app)
+    for target in (b"/", b"/stream"):
+        reply = raw_request(server.port, b"GET " + target + b" HTTP/1.0\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply
+        assert b"transfer-encoding" not in reply.partition(b"\r\n\r\n")[0].lower()
+
+
+def test_unread_request_body_is_read_past_before_the_next_request(serve_app: Serve) -> None:
+    """RFC 9112 section 9.3: a server MUST read the entire request body or close the
+    connection after its response; otherwise the rest of the body would be read as the
+    next request. An app that answers without reading: the body, sent after the
+    response, is dropped, and the next request is the one that follows it."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    server = serve_app(app)
+    inner = b"GET /inner HTTP/1.1\r\nHost: a\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(inner))
+        (first,), _ = parse_responses(read_until(sock, b"/first"), ["POST"])
+        sock.sendall(inner + b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        responses, rest = parse_responses(read_to_eof(sock), ["GET"])
+    assert first.body == b"/first"
+    assert [r.body for r in responses] == [b"/last"] and rest == b""
+
+
+def test_http10_client_never_gets_100_continue(serve_app: Serve) -> None:
+    """RFC 9110 section 15.2: a server MUST NOT send a 1xx response to an HTTP/1.0 client;
+    section 10.1.1: it MUST ignore a 100-continue expectation in an HTTP/1.0 request."""
+    server = serve_app(basic_app)
+    reply = raw_request(
+        server.port,
+        b"POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\ndata",
+    )
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
+    assert reply.endswith(b"\r\n\r\ndata")
+    assert b" 100 " not in reply
+
+
+def test_2xx_to_connect_has_no_framing_headers(serve_app: Serve) -> None:
+    """RFC 9110 section 8.6 and RFC 9112 section 6.1: no Content-Length or Transfer-Encoding
+    in a 2xx response to CONNECT. hurtle relays no tunnel: the app's bytes go out as they
+    are, then the connection closes, and nothing the client sends after is read as HTTP."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"tunnel bytes"})
+
+    server = serve_app(app)
+    reply = raw_request(
+        server.port,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        b"GET /after HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length" not in head.lower() and b"transfer-encoding" not in head.lower()
+    assert body == b"tunnel bytes"
+
+
 def test_http10_keep_alive_semantics(serve_app: Serve) -> None:
     """RFC 9112 section 9.3: 1.0 closes by default, stays open with keep-alive."""
     server = serve_app(basic_app)
@@ -560,6 +634,7 @@ def test_app_returning_without_response_is_500(serve_app: Serve) -> None:
     [
         ({"status": "200"}, b"x", "status must be an int"),
         ({"status": 99}, b"x", "status must be an int"),
+        ({"status": 103}, b"x", "informational, not a final response"),
         (
             {"status": 200, "headers": [(b"x-bad", b"a\r\nset-cookie: evil=1")]},
             b"x",

@@ -153,6 +153,34 @@ MALFORMED = [
     ("RFC 9112 2.3: no version (HTTP/0.9)", b"GET /\r\nHost: a\r\n\r\n", 505),
     ("RFC 9110 9.1: method not a token", b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("RFC 9112 2.3: unknown version", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+    (
+        "RFC 9112 6.1: a transfer coding hurtle does not decode",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        501,
+    ),
+    ("RFC 9112 3.2: an invalid Host value", b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+    (
+        "RFC 9110 4.2.1: an absolute-form target without a host",
+        b"GET http:///admin HTTP/1.1\r\nHost: a\r\n\r\n",
+        400,
+    ),
+    (
+        "RFC 9110 4.2.4: userinfo in an absolute-form target",
+        b"GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        400,
+    ),
+    ("RFC 9112 3.2.4: the * target without OPTIONS", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    ("RFC 9112 3.2.3: CONNECT without host:port", b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+    (
+        "RFC 9112 2.2: whitespace before the first field",
+        b"GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+        400,
+    ),
+    (
+        "RFC 9112 7.1: chunked with a parameter",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n0\r\n\r\n",
+        400,
+    ),
 ]
 
 
@@ -170,6 +198,33 @@ def test_malformed_requests_are_rejected_and_closed(
     assert len(responses) == 1, f"{rule}: more than one response: {reply!r}"
     assert closed, f"{rule}: the connection stayed open"
     assert "GET /smuggled" not in app.requests, f"{rule}: a smuggled request reached the app"
+
+
+@pytest.mark.parametrize(
+    "connection", [b"Connection: keep-alive\r\n", b""], ids=["keep-alive", "default"]
+)
+def test_http10_with_transfer_encoding_is_answered_then_closed(
+    serve_app: Serve, connection: bytes
+) -> None:
+    """RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing;
+    the server MUST close the connection after processing it. A 1.0 proxy in front may
+    not have removed the coding and so framed the bytes differently: the second request
+    here would be a smuggled one. It is never answered and never reaches the app."""
+    app = CountingApp()
+    server = serve_app(app)
+    first = (
+        b"POST /first HTTP/1.0\r\nTransfer-Encoding: chunked\r\n" + connection + b"\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n"
+    )
+    second = b"GET /second HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    reply, closed = exchange(server.port, first + second)
+    assert reply.startswith(b"HTTP/1.1 200 "), reply
+    assert reply.count(b"HTTP/1.1 ") == 1, reply
+    head = reply.partition(b"\r\n\r\n")[0].lower()
+    assert b"\r\nconnection: close" in head
+    assert closed
+    assert app.requests == ["POST /first"]
+    assert app.events == ["http.request"]  # The chunked body was read, to its end.
 
 
 def test_oversized_chunk_extension_is_rejected(serve_app: Serve) -> None:

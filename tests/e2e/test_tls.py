@@ -7,6 +7,7 @@ import base64
 import datetime
 import http.client
 import json
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -192,6 +193,28 @@ def test_tls_extension_in_process(
     assert scope["scheme"] == "https"
     assert scope["tls"]["tls_version"] == version
     assert scope["tls"]["cipher_suite"] == IANA_CIPHER_IDS[negotiated]
+
+
+def test_server_closes_with_a_closure_alert(
+    serve_app: Callable[..., InProcessServer], tls: TLSFiles
+) -> None:
+    """RFC 9112 section 9.8: servers MUST attempt to initiate an exchange of closure alerts
+    (close_notify) with the client before closing the connection; without one the client
+    cannot tell the end of the data from a truncation attack. With ragged EOFs not
+    suppressed, the client's read raises SSLEOFError on a close without the alert."""
+    server = serve_app(app, **tls.server_options())
+    context = tls.client_context()
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    with context.wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = b""
+        for _ in range(1000):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"Hello, world!")
 
 
 def test_cipher_suite_ids_across_servers_with_different_cipher_lists(

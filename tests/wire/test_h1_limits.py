@@ -29,10 +29,32 @@ def rejected(events: list[Event]) -> int | None:
         (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),  # ... and only once
         (b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400),
         (b"GET / HTTP/1.0\r\n\r\n", None),  # HTTP/1.0 may omit it
+        # ... and an invalid value gets 400 too (RFC 9110 section 7.2: uri-host [":" port])
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a?b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", None),
+        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", None),
+        (b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n", None),
+        (b"GET / HTTP/1.1\r\nHost: xn--bcher-kva.example\r\n\r\n", None),
+        (b"GET / HTTP/1.1\r\nHost: \r\n\r\n", None),  # no authority: empty (3.2)
     ],
 )
 def test_host_rules(head: bytes, status: int | None) -> None:
+    """RFC 9112 section 3.2: a server MUST respond with 400 to an HTTP/1.1 request without
+    Host, and to any request with more than one Host line or an invalid Host value."""
     assert rejected(H1Parser().feed(head)) == status
+
+
+def test_a_host_checked_once_is_checked_again_when_it_changes() -> None:
+    """The last valid Host is remembered per connection; a different one is checked."""
+    parser = H1Parser()
+    ok = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert rejected(parser.feed(ok + ok)) is None
+    assert rejected(parser.feed(b"GET / HTTP/1.1\r\nHost: a a\r\n\r\n")) == 400
 
 
 def test_trailing_whitespace_is_not_part_of_a_value() -> None:

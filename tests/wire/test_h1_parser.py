@@ -209,7 +209,8 @@ def test_trailing_whitespace_of_values_is_not_part_of_them() -> None:
         b"/path;params?q",
         b"http://example.com/a?b=c",
         b"HTTP://Example.COM:8080",
-        b"https://user@example.com/%7Euser",
+        b"https://example.com/%7Euser",
+        b"http://[::1]:8080/a",
     ],
 )
 def test_target_kept_as_received(target: bytes) -> None:
@@ -222,6 +223,64 @@ def test_asterisk_form() -> None:
     """RFC 9112 section 3.2.4: OPTIONS * for the server as a whole."""
     request = only_request(parse(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"))
     assert (request.method, request.target) == ("OPTIONS", b"*")
+
+
+@pytest.mark.parametrize("method", [b"GET", b"POST", b"DELETE"])
+def test_asterisk_form_is_for_options_only(method: bytes) -> None:
+    """RFC 9112 section 3.2.4: the asterisk-form is only used for a server-wide OPTIONS;
+    section 3.2: an invalid request-line SHOULD get 400, not an autocorrection."""
+    assert rejection(parse(method + b" * HTTP/1.1\r\nHost: a\r\n\r\n")).status == 400
+
+
+def test_connect_needs_the_authority_form() -> None:
+    """RFC 9112 section 3.2.3: CONNECT takes host:port, nothing else."""
+    assert rejection(parse(b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n")).status == 400
+
+
+@pytest.mark.parametrize(
+    ("target", "host_fields", "host"),
+    [
+        (b"http://example.com/a", [b"Host: other.example"], b"example.com"),
+        (b"http://example.com:8080?q", [b"Host: other.example"], b"example.com:8080"),
+        (b"https://[2001:db8::1]:443/", [b"Host: x"], b"[2001:db8::1]:443"),
+    ],
+)
+def test_absolute_form_authority_replaces_the_host_header(
+    target: bytes, host_fields: list[bytes], host: bytes
+) -> None:
+    """RFC 9112 section 3.2.2: a server MUST accept the absolute-form, and an origin server
+    MUST ignore the received Host and use the host of the request-target instead. The app
+    reads the host from the headers, so the host header carries the target's authority."""
+    data = b"GET " + target + b" HTTP/1.1\r\n" + b"".join(f + b"\r\n" for f in host_fields)
+    request = only_request(parse(data + b"X-A: 1\r\n\r\n"))
+    assert request.target == target
+    assert request.headers == [(b"host", host), (b"x-a", b"1")]
+
+
+def test_absolute_form_gives_http_1_0_a_host() -> None:
+    """RFC 9112 section 3.2.2: the target's authority is the host, Host header or not."""
+    request = only_request(parse(b"GET http://example.com/ HTTP/1.0\r\n\r\n"))
+    assert request.headers == [(b"host", b"example.com")]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"http:///path", b"http://:80/path", b"http://user:pw@example.com/", b"http://a b/"],
+    ids=["empty-host", "port-only", "userinfo", "space"],
+)
+def test_invalid_absolute_form_is_rejected(target: bytes) -> None:
+    """RFC 9110 section 4.2.1: a recipient MUST reject an http URI with an empty host;
+    section 4.2.4: userinfo in an http(s) URI SHOULD be treated as an error."""
+    data = b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+    assert rejection(parse(data)).status == 400
+
+
+def test_empty_lines_before_a_request_line_are_ignored() -> None:
+    """RFC 9112 section 2.2: a server SHOULD ignore at least one empty line (CRLF) received
+    before the request-line."""
+    outcome = summarize(parse(b"\r\n" + get(b"/one") + b"\r\n\r\n" + get(b"/two")))
+    assert outcome.rejected is None
+    assert [r.target for r in outcome.requests] == [b"/one", b"/two"]
 
 
 # -- persistence ----------------------------------------------------------------------------------
@@ -603,6 +662,7 @@ def test_connect_switches_to_a_tunnel() -> None:
         b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\r\nno colon\r\n\r\n",
+        b"GET / HTTP/1.1\r\n Host: a\r\n\r\n",
     ],
     ids=[
         "method-only",
@@ -618,6 +678,7 @@ def test_connect_switches_to_a_tunnel() -> None:
         "obs-fold",
         "nul-in-value",
         "no-colon",
+        "space-before-first-field",
     ],
 )
 def test_malformed_request_is_rejected_with_400(data: bytes) -> None:
@@ -625,7 +686,9 @@ def test_malformed_request_is_rejected_with_400(data: bytes) -> None:
     the connection closes; section 3: single SP between the request-line's parts, method
     is a case-sensitive token (RFC 9110 section 9.1); section 2.2: no bare LF as line end
     here; section 5.1: no whitespace between field name and colon (MUST reject, 400);
-    section 5.2: obs-fold is rejected with 400; RFC 9110 section 5.5: no NUL in values."""
+    section 5.2: obs-fold is rejected with 400; RFC 9110 section 5.5: no NUL in values;
+    section 2.2: whitespace between the start-line and the first field MUST be rejected
+    (or the line ignored)."""
     parser = H1Parser()
     assert rejection(parser.feed(data)).status == 400
     assert parser.stopped
@@ -654,14 +717,93 @@ def test_content_length_with_transfer_encoding_is_rejected(fields: list[bytes]) 
         [b"Content-Length: -1"],
         [b"Content-Length: 1a"],
         [b"Transfer-Encoding: chunked, gzip"],
+        [b"Transfer-Encoding: gzip"],
+        [b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip"],
+        [b"Transfer-Encoding: chunked;q=1"],
     ],
-    ids=["two-lengths", "negative", "not-digits", "chunked-not-last"],
+    ids=[
+        "two-lengths",
+        "negative",
+        "not-digits",
+        "chunked-not-last",
+        "no-chunked",
+        "chunked-not-last-line",
+        "chunked-with-parameter",
+    ],
 )
 def test_invalid_framing_is_rejected(fields: list[bytes]) -> None:
     """RFC 9112 section 6.3 rules 4 and 5: with a Transfer-Encoding whose final coding is
-    not chunked, or an invalid Content-Length, the request length is unknown: 400."""
+    not chunked, or an invalid Content-Length, the request length is unknown: 400 (and
+    close). Section 7.1: chunked has no parameters; their presence SHOULD be an error."""
     data = b"POST / HTTP/1.1\r\nHost: a\r\n" + b"".join(f + b"\r\n" for f in fields) + b"\r\nabcd"
     assert rejection(parse(data)).status == 400
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [b"Transfer-Encoding: gzip, chunked"],
+        [b"Transfer-Encoding: x-custom ,chunked"],
+        [b"Transfer-Encoding: deflate", b"Transfer-Encoding: chunked"],
+    ],
+    ids=["gzip", "unregistered", "two-lines"],
+)
+def test_transfer_coding_other_than_chunked_gets_501(fields: list[bytes]) -> None:
+    """RFC 9112 section 6.1: a server that receives a request with a transfer coding it
+    does not understand SHOULD respond with 501. hurtle decodes chunked only; before this,
+    a gzip-coded body reached the app as if it were the content."""
+    data = b"POST / HTTP/1.1\r\nHost: a\r\n" + b"".join(f + b"\r\n" for f in fields)
+    parser = H1Parser()
+    assert rejection(parser.feed(data + b"\r\n3\r\nabc\r\n0\r\n\r\n")).status == 501
+    assert parser.stopped
+
+
+@pytest.mark.parametrize("coding", [b"chunked", b"Chunked", b"CHUNKED", b" chunked"])
+def test_chunked_is_case_insensitive(coding: bytes) -> None:
+    """RFC 9112 section 7: transfer coding names are case-insensitive."""
+    data = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:" + coding + b"\r\n\r\n"
+    assert only_request(parse(data + b"3\r\nabc\r\n0\r\n\r\n")).body == b"abc"
+
+
+@pytest.mark.parametrize(
+    "connection", [b"Connection: keep-alive", b"Connection: close", None], ids=str
+)
+def test_http_1_0_with_transfer_encoding_is_the_last_request(connection: bytes | None) -> None:
+    """RFC 9112 section 6.1: a server that receives an HTTP/1.0 message with
+    Transfer-Encoding MUST treat its framing as faulty and close the connection after
+    processing it. The body is read as chunked and the request is answered; it is not
+    kept alive, and nothing after it is parsed, in the same read or a later one (a 1.0
+    proxy in front may have framed those bytes differently: they would be smuggled)."""
+    fields = [b"Transfer-Encoding: chunked", *([connection] if connection else [])]
+    data = b"POST /first HTTP/1.0\r\n" + b"".join(f + b"\r\n" for f in fields) + b"\r\n"
+    smuggled = b"GET /second HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    parser = H1Parser()
+    events = parser.feed(data + b"3\r\nabc\r\n0\r\n\r\n" + smuggled)
+    request = only_request(events)
+    assert (request.target, request.body) == (b"/first", b"abc")
+    assert not request.keep_alive
+    assert parser.stopped
+    assert parser.feed(smuggled) == []
+
+
+def test_http_1_0_with_transfer_encoding_split_across_reads() -> None:
+    """The same, wherever the reads are cut."""
+    stream = (
+        b"POST /first HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\nGET /second HTTP/1.0\r\n\r\n"
+    )
+    for cut in range(1, len(stream)):
+        outcome = summarize(parse(stream[:cut], stream[cut:]))
+        assert [r.target for r in outcome.requests] == [b"/first"], cut
+        assert outcome.rejected is None
+        assert not outcome.requests[0].keep_alive
+
+
+def test_http_1_0_with_transfer_encoding_and_content_length_is_rejected() -> None:
+    """RFC 9112 section 6.1: faulty framing even with a Content-Length; both together are
+    refused anyway (section 6.3 rule 3)."""
+    data = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+    assert rejection(parse(data + b"0\r\n\r\n")).status == 400
 
 
 @pytest.mark.parametrize(

@@ -261,19 +261,58 @@ def test_streamed_head_response_is_not_chunked() -> None:
     assert response.keep_alive
 
 
-@pytest.mark.parametrize("status", [100, 101, 103, 204])
-@pytest.mark.parametrize("headers", [[], [(b"content-length", b"5")]])
+@pytest.mark.parametrize(
+    "headers", [[], [(b"content-length", b"5")], [(b"transfer-encoding", b"chunked")]]
+)
 @pytest.mark.parametrize("pieces", [[(b"hello", False)], [(b"hel", True), (b"lo", False)]])
-def test_1xx_and_204_never_get_content_length_or_body(
-    status: int, headers: Headers, pieces: list[Piece]
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_204_never_gets_content_length_or_body(
+    headers: Headers, pieces: list[Piece], version: str
 ) -> None:
-    """RFC 9110 section 8.6: a server MUST NOT send Content-Length in a 1xx or 204 response;
-    sections 15.2 and 15.3.5: they have no content (and so no chunked coding either)."""
-    response = H1Response(status, headers, "GET", keep_alive=True)
-    head, written = send(response, pieces)
-    assert names(head) == []
+    """RFC 9110 section 8.6: a server MUST NOT send Content-Length in a 204 response; RFC
+    9112 section 6.1: nor Transfer-Encoding; section 15.3.5: a 204 has no content."""
+    response = H1Response(204, headers, "GET", keep_alive=True)
+    head, written = send(response, pieces, version)
+    assert [name for name in names(head) if name != b"connection"] == []
     assert b"".join(written) == b""
     assert response.mismatch is None
+
+
+@pytest.mark.parametrize("status", [100, 101, 103, 199])
+def test_1xx_is_not_a_final_response(status: int) -> None:
+    """RFC 9110 section 15.2: a 1xx response is interim, and a server MUST NOT send one to
+    an HTTP/1.0 client. An app's http.response.start with a 1xx would be the final
+    response; it is refused (the client gets a 500 instead). The one interim response
+    hurtle sends is its own 100 Continue, never to 1.0 (test_expect_continue)."""
+    with pytest.raises(InvalidResponse, match="informational"):
+        H1Response(status, [], "GET", keep_alive=True)
+
+
+@pytest.mark.parametrize("status", [200, 204, 299])
+@pytest.mark.parametrize(
+    "headers", [[], [(b"content-length", b"5")], [(b"transfer-encoding", b"chunked")]]
+)
+@pytest.mark.parametrize("pieces", [[(b"hello", False)], [(b"hel", True), (b"lo", False)]])
+def test_2xx_to_connect_has_no_framing_and_closes(
+    status: int, headers: Headers, pieces: list[Piece]
+) -> None:
+    """RFC 9110 section 8.6 and RFC 9112 section 6.1: a server MUST NOT send Content-Length
+    or Transfer-Encoding in a 2xx response to CONNECT (section 9.3.6: the connection is a
+    tunnel after its head). hurtle relays no tunnel: what the app sends goes out as is,
+    then the connection closes."""
+    response, head, body = respond(status, headers, pieces, method="CONNECT")
+    assert b"content-length" not in names(head)
+    assert b"transfer-encoding" not in names(head)
+    assert body == (b"" if status == 204 else b"hello")
+    assert not response.keep_alive
+
+
+def test_non_2xx_to_connect_is_framed_as_usual() -> None:
+    """A refused CONNECT is an ordinary response (RFC 9110 section 9.3.6)."""
+    response, head, body = respond(405, [], [(b"no", False)], method="CONNECT")
+    assert response.keep_alive
+    assert b"content-length: 2" in header_lines(head)
+    assert body == b"no"
 
 
 @pytest.mark.parametrize("pieces", [[(b"hello", False)], [(b"hel", True), (b"lo", False)]])

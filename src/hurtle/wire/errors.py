@@ -6,7 +6,7 @@ compiled class cannot subclass a built-in exception; these stay plain Python.
 
 from __future__ import annotations
 
-__all__ = ["InvalidResponse", "RequestRefused"]
+__all__ = ["InvalidResponse", "LastMessage", "RequestRefused"]
 
 
 class InvalidResponse(RuntimeError):
@@ -20,3 +20,12 @@ class RequestRefused(Exception):
         super().__init__(status, reason)
         self.status = status
         self.reason = reason
+
+
+class LastMessage(Exception):
+    """Raised inside an llhttp callback: the message just ended is the connection's last.
+
+    RFC 9112 section 6.1: after an HTTP/1.0 message with Transfer-Encoding, the
+    bytes that follow may be the rest of a message a proxy in front framed
+    differently; they are never parsed.
+    """

@@ -25,11 +25,12 @@ Nothing here imports asyncio, socket, ssl or time (a test enforces it).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 import httptools
 
-from hurtle.wire.errors import RequestRefused
+from hurtle.wire.errors import LastMessage, RequestRefused
 from hurtle.wire.headers import (
     InvalidResponse,
     ResponseHeaders,
@@ -170,6 +171,15 @@ _OWS = b" \t"
 _FRAMING_FIELDS = frozenset(
     [b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade"]
 )
+# RFC 9110 section 7.2: Host = uri-host [ ":" port ], uri-host from RFC 3986
+# section 3.2.2: an IP-literal in brackets (IPv6 or IPvFuture), or a reg-name
+# of unreserved, pct-encoded and sub-delims characters (IPv4 is a reg-name
+# here). Empty is valid: a target URI without an authority (RFC 9112 section 3.2).
+_HOST = re.compile(
+    rb"(?:\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[-A-Za-z0-9._~!$&'()*+,;=:]+)\]"
+    rb"|(?:[-A-Za-z0-9._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)"
+    rb"(?::[0-9]*)?"
+)
 
 
 class H1Parser:
@@ -186,6 +196,7 @@ class H1Parser:
         "_header_bytes",
         "_headers",
         "_hosts",
+        "_last_message",
         "_limits",
         "_max_body",
         "_max_head",
@@ -197,8 +208,11 @@ class H1Parser:
         "_parser",
         "_section",
         "_section_cap",
+        "_te_final_chunked",
+        "_te_unknown",
         "_upgrade",
         "_url",
+        "_valid_host",
         "stopped",
         "upgrade_data",
         "upgraded",
@@ -227,6 +241,12 @@ class H1Parser:
         self._expect_continue = False
         self._upgrade: bytes | None = None
         self._chunked = False
+        self._te_final_chunked = False
+        self._te_unknown = False
+        # The last Host value found valid: a connection sends the same one
+        # again and again, and an equality test is cheaper than the regex.
+        self._valid_host = b"\x00"
+        self._last_message = False
         self._body_size = 0  # Body bytes of the current request.
         self._body_total = 0  # Body bytes ever parsed: what a feed held besides framing.
         # The metered section (see _enter): the part of the stream that is not
@@ -257,6 +277,8 @@ class H1Parser:
             cause = exc.__context__
             if isinstance(cause, RequestRefused):
                 self._reject(cause.status, cause.reason)
+            elif isinstance(cause, LastMessage):
+                self.stopped = True  # The message's events are out; nothing after it is.
             else:  # pragma: no cover - a bug in a callback below
                 raise
         except httptools.HttpParserError as exc:
@@ -297,6 +319,8 @@ class H1Parser:
         self._header_bytes = 0
         self._body_size = 0
         self._chunked = False
+        self._te_final_chunked = False
+        self._te_unknown = False
         self._hosts = 0
         self._content_length = -1
         self._expect_continue = False
@@ -326,10 +350,21 @@ class H1Parser:
             # too, and say nothing about framing: RFC 9110 section 6.5.1).
             if name == b"host":
                 self._hosts += 1
+                if value != self._valid_host:
+                    if _HOST.fullmatch(value) is None:
+                        # RFC 9112 section 3.2: a Host with an invalid value gets 400.
+                        raise RequestRefused(400, "Malformed request: invalid Host header")
+                    self._valid_host = value
             elif name == b"content-length":
                 self._content_length = int(value)  # llhttp checked it (RFC 9112 section 6.3)
             elif name == b"transfer-encoding":
-                self._chunked = True  # llhttp refuses any final coding but chunked.
+                # llhttp refuses any final coding but chunked (RFC 9112 section
+                # 6.3 rule 4: 400); codings before it are noted for a 501.
+                self._chunked = True
+                if value.lower() == b"chunked":
+                    self._te_final_chunked = True
+                else:
+                    self._note_transfer_codings(value)
             elif name == b"expect":
                 if value.lower() == b"100-continue":
                     self._expect_continue = True
@@ -353,16 +388,34 @@ class H1Parser:
         if max_body is not None and content_length > max_body:
             # RFC 9110 section 15.5.14: refuse before a byte of the body is read.
             raise RequestRefused(413, "Content too large")
+        keep_alive = parser.should_keep_alive()
         if http_version == "1.0":
             # RFC 9110 section 10.1.1: a server ignores 100-continue from 1.0.
             expect_continue = False
+            if self._chunked:
+                # RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding
+                # has faulty framing (a 1.0 proxy in front may not have removed
+                # the coding); it is read as chunked, answered, and is the last.
+                keep_alive = False
+                self._last_message = True
+        if self._te_unknown and self._te_final_chunked:
+            # RFC 9112 section 6.1: a transfer coding the server does not
+            # understand (only chunked is decoded) SHOULD get 501.
+            raise RequestRefused(501, "Transfer coding not implemented: only chunked is")
+        url = self._url
+        headers = self._headers
+        if url[:1] != b"/":
+            headers = _check_other_target(method, url, headers)
+        elif method == "CONNECT":
+            # RFC 9112 section 3.2.3: CONNECT takes the authority-form only.
+            raise RequestRefused(400, "Malformed request: CONNECT needs a host:port target")
         self._events.append(
             RequestReceived(
                 method,
-                self._url,
+                url,
                 http_version,
-                self._headers,
-                parser.should_keep_alive(),
+                headers,
+                keep_alive,
                 expect_continue,
                 self._upgrade,
             )
@@ -401,6 +454,54 @@ class H1Parser:
     def on_message_complete(self) -> None:
         self._enter(None)
         self._events.append(REQUEST_ENDED)
+        if self._last_message:
+            raise LastMessage()  # Stops llhttp here, in the middle of a read (see feed).
+
+    def _note_transfer_codings(self, value: bytes) -> None:
+        """One Transfer-Encoding line other than a plain `chunked` (RFC 9112 section 6.1)."""
+        codings = [coding.strip(b" \t") for coding in value.lower().split(b",")]
+        codings = [coding for coding in codings if coding]  # RFC 9110 section 5.6.1
+        if codings:
+            self._te_final_chunked = codings[-1] == b"chunked"
+            if any(coding != b"chunked" for coding in codings):
+                self._te_unknown = True
+
+
+def _check_other_target(
+    method: str, target: bytes, headers: list[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """Check a target that is not in origin-form; the headers the request goes on with.
+
+    llhttp checked the characters; these are the rules of RFC 9112 section 3.2
+    it leaves to its user. Off the hot path: browsers send the origin-form.
+    """
+    if target == b"*":
+        if method != "OPTIONS":
+            # RFC 9112 section 3.2.4: the asterisk-form is for OPTIONS only.
+            raise RequestRefused(400, "Malformed request: the * target is for OPTIONS only")
+        return headers
+    if method == "CONNECT":
+        return headers  # The authority-form (RFC 9112 section 3.2.3).
+    _, separator, rest = target.partition(b"://")
+    end = len(rest)
+    for delimiter in (b"/", b"?", b"#"):
+        found = rest.find(delimiter)
+        if 0 <= found < end:
+            end = found
+    authority = rest[:end]
+    if not separator or b"@" in authority:
+        # RFC 9110 section 4.2.4: userinfo in an http(s) URI is treated as an error.
+        raise RequestRefused(400, "Malformed request: invalid absolute-form target")
+    if authority[:1] in (b"", b":") or _HOST.fullmatch(authority) is None:
+        # RFC 9110 section 4.2.1: an http URI with an empty host is invalid.
+        raise RequestRefused(400, "Malformed request: no host in the absolute-form target")
+    # RFC 9112 section 3.2.2: an origin server MUST ignore the Host header of an
+    # absolute-form request and use the target's authority instead; the app
+    # reads the host from the headers, so that is where it goes.
+    replaced = [(name, authority if name == b"host" else value) for name, value in headers]
+    if not any(name == b"host" for name, _ in headers):
+        replaced.append((b"host", authority))
+    return replaced
 
 
 def _describe(exc: Exception) -> str:
@@ -428,6 +529,7 @@ class H1Response:
         "_no_body",
         "_remaining",
         "_status",
+        "_tunnel",
         "bytes_sent",
         "ended",
         "header_names",
@@ -438,17 +540,29 @@ class H1Response:
     def __init__(
         self, status: object, headers: Iterable[object], request_method: str, keep_alive: bool
     ) -> None:
-        self._status = (
-            status if type(status) is int and 100 <= status <= 599 else check_status(status)
-        )
+        if type(status) is not int or not 200 <= status <= 599:
+            status = check_status(status)
+            if status < 200:
+                # RFC 9110 section 15.2: a 1xx is interim, never the response
+                # (and MUST NOT go to an HTTP/1.0 client). hurtle sends the one
+                # interim response ASGI has, 100 Continue, itself.
+                raise InvalidResponse(f"status {status} is informational, not a final response")
+        self._status = status
         self._headers: ResponseHeaders = check_response_headers(headers)
         # Lower-case names the app set: default headers of the same name give way.
         self.header_names = self._headers.names
-        # RFC 9110 section 6.4.1: HEAD, 1xx, 204 and 304 responses carry no body.
-        self._no_body = request_method == "HEAD" or self._status in (204, 304) or self._status < 200
+        # RFC 9110 section 6.4.1: HEAD, 204 and 304 responses carry no body.
+        self._no_body = request_method == "HEAD" or status == 204 or status == 304
         self._chunked = False
         self._remaining: int | None = None
         self.keep_alive = keep_alive and not self._headers.close
+        self._tunnel = status < 300 and request_method == "CONNECT"
+        if self._tunnel:
+            # RFC 9110 section 9.3.6: after a 2xx to CONNECT the connection is a
+            # tunnel; section 8.6 and RFC 9112 section 6.1: no Content-Length or
+            # Transfer-Encoding in it. What the app sends goes out as is, and
+            # the connection closes after it (hurtle relays no tunnel).
+            self.keep_alive = False
         self.ended = False
         self.bytes_sent = 0
         self.mismatch: str | None = None
@@ -467,8 +581,9 @@ class H1Response:
         lines = info.lines
         length = info.content_length
         framing: bytes
-        if self._status < 200 or self._status == 204:
-            # RFC 9110 section 8.6: no Content-Length in 1xx and 204 responses.
+        if self._status == 204 or self._tunnel:
+            # RFC 9110 section 8.6: no Content-Length in 204 responses, nor in
+            # a 2xx to CONNECT; RFC 9112 section 6.1: no Transfer-Encoding either.
             framing = b""
         elif length is not None:
             framing = b"content-length: %d\r\n" % length
