@@ -107,6 +107,12 @@ def parse_args() -> argparse.Namespace:
         help="the directory hurtle is imported from (default: this repository's src)",
     )
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="another checkout's src, measured in the same run as the server 'hurtle-baseline' "
+        "(before/after a change: same machine, same rounds, interleaved)",
+    )
+    parser.add_argument(
         "--write",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -130,6 +136,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
         else base.workloads or tuple(w.key for w in WORKLOADS)
     )
     servers = tuple(args.servers.split(",")) if args.servers else base.servers
+    if args.baseline_src is not None and "hurtle-baseline" not in servers:
+        servers = (servers[0], "hurtle-baseline", *servers[1:])
     memory_connections = (
         base.memory_connections if args.memory_connections is None else args.memory_connections
     )
@@ -178,6 +186,10 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
     check_cpus(args.server_cpu, args.client_cpu)
     check_hurtle_src(hurtle_src)
     build_compiled(hurtle_src)
+    baseline_src = args.baseline_src.resolve() if args.baseline_src else None
+    if baseline_src is not None:
+        check_hurtle_src(baseline_src)
+        build_compiled(baseline_src)
     fd_limit = raise_fd_limit()
     memory_connections = min(plan.memory_connections, fd_limit - 256)
     if memory_connections < plan.memory_connections:
@@ -187,7 +199,7 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
             file=sys.stderr,
         )
     os.sched_setaffinity(0, {args.client_cpu})  # This process is the load client's CPU.
-    setup = ServerSetup(hurtle_src, args.server_cpu)
+    setup = ServerSetup(hurtle_src, args.server_cpu, baseline_src=baseline_src)
     started = time.monotonic()
     run = Run(
         facts=gather_facts(wrk, hurtle_src, fd_limit),
@@ -199,6 +211,7 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
             "server_cpu": args.server_cpu,
             "client_cpu": args.client_cpu,
             "hurtle_src": shown_path(hurtle_src),
+            "baseline_src": shown_path(baseline_src) if baseline_src else "",
             "quick": args.quick,
         },
         servers=list(plan.servers),

@@ -103,6 +103,8 @@ def hypercorn_command(python: str, launch: Launch) -> list[str]:
 
 COMMANDS: dict[str, Callable[[str, Launch], list[str]]] = {
     "hurtle": hurtle_command,
+    # Another checkout of hurtle (--baseline-src), measured in the same run.
+    "hurtle-baseline": hurtle_command,
     "uvicorn": uvicorn_command,
     "uvicorn-sansio": uvicorn_sansio_command,
     "granian": granian_command,
@@ -139,11 +141,14 @@ class ServerSetup:
     hurtle_src: Path
     cpu: int
     python: Path = PEERS_PYTHON
+    baseline_src: Path | None = None
 
     def command(self, name: str, launch: Launch) -> list[str]:
         return pinned(COMMANDS[name](str(self.python), launch), self.cpu)
 
     def python_path(self, name: str) -> str:
+        if name == "hurtle-baseline" and self.baseline_src is not None:
+            return hurtle_python_path(self.baseline_src)
         return hurtle_python_path(self.hurtle_src) if name == "hurtle" else str(APPS)
 
     def env(self, name: str) -> dict[str, str]:

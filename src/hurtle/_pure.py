@@ -27,6 +27,7 @@ COMPILABLE = (
     "hurtle.asgi.http_core",
     "hurtle.asgi.wake",
     "hurtle.net.state",
+    "hurtle.asgi.scope",
 )
 
 

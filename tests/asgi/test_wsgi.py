@@ -223,7 +223,7 @@ def test_app_errors_before_the_response_are_500(serve_app: Serve, path: str) -> 
     server = serve_app(wsgi_apps.app)
     response = httpx.get(server.url + path)
     assert response.status_code == 500
-    assert response.text == "Internal Server Error"
+    assert response.text == "Internal Server Error\n"
 
 
 def test_close_is_called_after_a_normal_response(serve_app: Serve) -> None:

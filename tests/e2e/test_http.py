@@ -546,6 +546,33 @@ def test_disconnect_reaches_a_waiting_app(serve_app: Serve) -> None:
     wait_for(lambda: events == ["http.disconnect"])
 
 
+def test_client_eof_is_a_disconnect_without_a_loop_error(
+    serve_app: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A FIN from the client while its app waits: http.disconnect, and the event loop
+    logs no protocol failure (asyncio calls eof_received by name; H1Connection, compiled,
+    does not inherit asyncio.Protocol's default and lacked it)."""
+    events: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        await read_body(receive)
+        message = await receive()
+        events.append(message["type"])
+
+    server = serve_app(app)
+    with caplog.at_level("DEBUG"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            time.sleep(0.1)
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1024) == b""  # The server closed its side too.
+        wait_for(lambda: events == ["http.disconnect"])
+    assert "eof_received" not in caplog.text
+    assert "Fatal error" not in caplog.text
+
+
 def test_send_after_disconnect_raises_oserror(serve_app: Serve) -> None:
     """ASGI spec 2.4: send() on a closed connection raises an OSError subclass."""
     outcome: list[str] = []
@@ -611,7 +638,7 @@ def test_exception_before_response_is_500(
         response = httpx.get(server.url + "/error")
         wait_for(lambda: "Exception in ASGI app" in caplog.text)
     assert response.status_code == 500
-    assert response.text == "Internal Server Error"
+    assert response.text == "Internal Server Error\n"
     assert "RuntimeError: boom" in caplog.text  # The traceback is logged.
 
 

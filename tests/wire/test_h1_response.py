@@ -1,6 +1,7 @@
 """H1Response: response metadata and body pieces in, framed bytes out.
 
-The calls mirror what the connection does: `head(first, more, version, defaults)`
+Each response is checked as the request cycle checks it (`make_response`), then
+framed. The calls mirror what the connection does: `head(first, more, version, defaults)`
 together with `body(first, more)` for the first piece, then `body()` for each
 further piece.
 """
@@ -10,12 +11,22 @@ from __future__ import annotations
 import pytest
 
 from hurtle.wire.h1 import H1Response
-from hurtle.wire.headers import InvalidResponse
+from hurtle.wire.headers import InvalidResponse, check_final_status, check_response_headers
 
 Headers = list[tuple[bytes, bytes]]
 Piece = tuple[bytes, bool]
 
 TEXT: Headers = [(b"content-type", b"text/plain")]
+
+
+def make_response(
+    status: object, headers: list[object] | Headers, method: str, keep_alive: bool
+) -> H1Response:
+    """An H1Response for what the app sent, checked first as the request cycle checks it
+    (asgi/http_core.py): the framing layer takes only a final status and checked headers."""
+    return H1Response(
+        check_final_status(status), check_response_headers(headers), method, keep_alive
+    )
 
 
 def send(
@@ -38,7 +49,7 @@ def respond(
     defaults: bytes = b"",
 ) -> tuple[H1Response, bytes, bytes]:
     """Frame a whole response; return it with its head and its body bytes."""
-    response = H1Response(status, headers, method, keep_alive)
+    response = make_response(status, headers, method, keep_alive)
     head, written = send(response, pieces, version, defaults)
     return response, head, b"".join(written)
 
@@ -65,7 +76,7 @@ def test_whole_body_in_one_message_gets_content_length() -> None:
     assert response.keep_alive
     assert response.ended
     assert response.mismatch is None
-    assert response.bytes_sent == 5
+    assert response.body_bytes_written == 5
     assert response.status == 200
 
 
@@ -91,7 +102,7 @@ def test_streamed_body_on_1_1_is_chunked() -> None:
     """RFC 9112 section 7.1: chunk = chunk-size CRLF chunk-data CRLF, ended by last-chunk
     "0" CRLF and an empty trailer section (CRLF); an empty piece writes nothing, since
     a zero-size chunk would end the body early."""
-    response = H1Response(200, TEXT, "GET", keep_alive=True)
+    response = make_response(200, TEXT, "GET", keep_alive=True)
     head, written = send(
         response, [(b"hel", True), (b"", True), (b"lo", True), (b"", True), (b"", False)]
     )
@@ -100,12 +111,12 @@ def test_streamed_body_on_1_1_is_chunked() -> None:
     )
     assert written == [b"3\r\nhel\r\n", b"", b"2\r\nlo\r\n", b"", b"0\r\n\r\n"]
     assert response.keep_alive
-    assert response.bytes_sent == 5
+    assert response.body_bytes_written == 5
     assert response.mismatch is None
 
 
 def test_last_piece_with_data_carries_the_last_chunk() -> None:
-    response = H1Response(200, [], "GET", keep_alive=True)
+    response = make_response(200, [], "GET", keep_alive=True)
     _, written = send(response, [(b"a", True), (b"bc", False)])
     assert written == [b"1\r\na\r\n", b"2\r\nbc\r\n0\r\n\r\n"]
     assert response.ended
@@ -114,7 +125,7 @@ def test_last_piece_with_data_carries_the_last_chunk() -> None:
 @pytest.mark.parametrize(("size", "size_line"), [(10, b"a"), (255, b"ff"), (4096, b"1000")])
 def test_chunk_size_is_hexadecimal(size: int, size_line: bytes) -> None:
     """RFC 9112 section 7.1: chunk-size = 1*HEXDIG."""
-    response = H1Response(200, [], "GET", keep_alive=True)
+    response = make_response(200, [], "GET", keep_alive=True)
     _, written = send(response, [(b"x" * size, True), (b"", False)])
     assert written == [size_line + b"\r\n" + b"x" * size + b"\r\n", b"0\r\n\r\n"]
 
@@ -122,7 +133,7 @@ def test_chunk_size_is_hexadecimal(size: int, size_line: bytes) -> None:
 def test_streamed_body_on_1_0_is_close_delimited() -> None:
     """RFC 9112 section 6.1: no Transfer-Encoding to an HTTP/1.0 client; section 6.3 rule 8:
     the body then ends when the connection closes, so the connection cannot persist."""
-    response = H1Response(200, TEXT, "GET", keep_alive=True)
+    response = make_response(200, TEXT, "GET", keep_alive=True)
     head, written = send(response, [(b"hel", True), (b"", True), (b"lo", False)], version="1.0")
     assert head == (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n")
     assert written == [b"hel", b"", b"lo"]
@@ -168,13 +179,13 @@ def test_app_connection_keep_alive_cannot_override_close() -> None:
 
 def test_app_content_length_respected_for_a_streamed_body() -> None:
     """RFC 9112 section 6.3 rule 6: with a Content-Length the body is sent as is, unchunked."""
-    response = H1Response(200, [(b"Content-Length", b"5")], "GET", keep_alive=True)
+    response = make_response(200, [(b"Content-Length", b"5")], "GET", keep_alive=True)
     head, written = send(response, [(b"he", True), (b"", True), (b"llo", True), (b"", False)])
     assert header_lines(head) == [b"content-length: 5"]
     assert written == [b"he", b"", b"llo", b""]
     assert response.keep_alive
     assert response.mismatch is None
-    assert response.bytes_sent == 5
+    assert response.body_bytes_written == 5
 
 
 def test_app_content_length_wins_over_the_one_message_length() -> None:
@@ -187,17 +198,17 @@ def test_app_content_length_wins_over_the_one_message_length() -> None:
 def test_body_longer_than_content_length_is_truncated() -> None:
     """RFC 9110 section 8.6: never send more than was declared; the extra bytes would be
     read as the next response. The connection cannot be trusted afterwards."""
-    response = H1Response(200, [(b"content-length", b"3")], "GET", keep_alive=True)
+    response = make_response(200, [(b"content-length", b"3")], "GET", keep_alive=True)
     head, written = send(response, [(b"hello", False)])
     assert header_lines(head) == [b"content-length: 3"]
     assert written == [b"hel"]
     assert response.mismatch is not None and "longer" in response.mismatch
     assert not response.keep_alive
-    assert response.bytes_sent == 3
+    assert response.body_bytes_written == 3
 
 
 def test_streamed_body_longer_than_content_length_is_truncated() -> None:
-    response = H1Response(200, [(b"content-length", b"3")], "GET", keep_alive=True)
+    response = make_response(200, [(b"content-length", b"3")], "GET", keep_alive=True)
     _, written = send(response, [(b"ab", True)])
     assert response.mismatch is None
     assert response.keep_alive
@@ -206,13 +217,13 @@ def test_streamed_body_longer_than_content_length_is_truncated() -> None:
     assert not response.keep_alive
     assert response.body(b"ef", False) == b""
     assert written == [b"ab"]
-    assert response.bytes_sent == 3
+    assert response.body_bytes_written == 3
 
 
 def test_body_shorter_than_content_length_detected_at_the_end() -> None:
     """RFC 9110 section 8.6: the client would wait for the missing bytes; only the end of
     the body can tell, and then the connection must close."""
-    response = H1Response(200, [(b"content-length", b"5")], "GET", keep_alive=True)
+    response = make_response(200, [(b"content-length", b"5")], "GET", keep_alive=True)
     _, written = send(response, [(b"ab", True), (b"c", True)])
     assert response.mismatch is None
     assert response.keep_alive
@@ -254,7 +265,7 @@ def test_head_without_content_length_says_nothing_of_length() -> None:
 
 def test_streamed_head_response_is_not_chunked() -> None:
     """No body, so no chunked coding either: the last-chunk would be read as the next response."""
-    response = H1Response(200, [], "HEAD", keep_alive=True)
+    response = make_response(200, [], "HEAD", keep_alive=True)
     head, written = send(response, [(b"abc", True), (b"def", False)])
     assert header_lines(head) == []
     assert written == [b"", b""]
@@ -271,7 +282,7 @@ def test_204_never_gets_content_length_or_body(
 ) -> None:
     """RFC 9110 section 8.6: a server MUST NOT send Content-Length in a 204 response; RFC
     9112 section 6.1: nor Transfer-Encoding; section 15.3.5: a 204 has no content."""
-    response = H1Response(204, headers, "GET", keep_alive=True)
+    response = make_response(204, headers, "GET", keep_alive=True)
     head, written = send(response, pieces, version)
     assert [name for name in names(head) if name != b"connection"] == []
     assert b"".join(written) == b""
@@ -285,7 +296,7 @@ def test_1xx_is_not_a_final_response(status: int) -> None:
     response; it is refused (the client gets a 500 instead). The one interim response
     hurtle sends is its own 100 Continue, never to 1.0 (test_expect_continue)."""
     with pytest.raises(InvalidResponse, match="informational"):
-        H1Response(status, [], "GET", keep_alive=True)
+        make_response(status, [], "GET", keep_alive=True)
 
 
 @pytest.mark.parametrize("status", [200, 204, 299])
@@ -318,7 +329,7 @@ def test_non_2xx_to_connect_is_framed_as_usual() -> None:
 @pytest.mark.parametrize("pieces", [[(b"hello", False)], [(b"hel", True), (b"lo", False)]])
 def test_304_has_no_body(pieces: list[Piece]) -> None:
     """RFC 9110 section 15.4.5: a 304 response has no content."""
-    response = H1Response(304, [(b"etag", b'"x"')], "GET", keep_alive=True)
+    response = make_response(304, [(b"etag", b'"x"')], "GET", keep_alive=True)
     head, written = send(response, pieces)
     assert header_lines(head) == [b'etag: "x"']
     assert b"".join(written) == b""
@@ -338,7 +349,7 @@ def test_304_keeps_the_app_content_length() -> None:
 @pytest.mark.parametrize("pieces", [[(b"hello", False)], [(b"hel", True), (b"lo", False)]])
 def test_app_transfer_encoding_chunked_asks_for_chunking(pieces: list[Piece]) -> None:
     """RFC 9112 section 7.1: hurtle applies the chunked coding the app asked for (once)."""
-    response = H1Response(200, [(b"Transfer-Encoding", b"chunked")], "GET", keep_alive=True)
+    response = make_response(200, [(b"Transfer-Encoding", b"chunked")], "GET", keep_alive=True)
     head, written = send(response, pieces)
     assert header_lines(head) == [b"transfer-encoding: chunked"]
     assert written[-1].endswith(b"0\r\n\r\n")
@@ -382,7 +393,7 @@ def test_unknown_status_gets_a_valid_status_line() -> None:
 
 
 def test_header_names_for_filtering_defaults() -> None:
-    response = H1Response(200, [(b"Server", b"app"), (b"Date", b"x")], "GET", keep_alive=True)
+    response = make_response(200, [(b"Server", b"app"), (b"Date", b"x")], "GET", keep_alive=True)
     assert {b"server", b"date"} <= response.header_names
 
 
@@ -392,7 +403,7 @@ def test_header_names_for_filtering_defaults() -> None:
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("headers", [[], [(b"content-length", b"1")]])
 def test_body_after_the_end_raises(method: str, headers: Headers) -> None:
-    response = H1Response(200, headers, method, keep_alive=True)
+    response = make_response(200, headers, method, keep_alive=True)
     send(response, [(b"x", False)])
     assert response.ended
     with pytest.raises(InvalidResponse, match="after the response was complete"):
@@ -402,7 +413,7 @@ def test_body_after_the_end_raises(method: str, headers: Headers) -> None:
 
 
 def test_body_after_the_end_of_a_chunked_body_raises() -> None:
-    response = H1Response(200, [], "GET", keep_alive=True)
+    response = make_response(200, [], "GET", keep_alive=True)
     send(response, [(b"x", True), (b"", False)])
     with pytest.raises(InvalidResponse):
         response.body(b"y", False)
@@ -423,4 +434,4 @@ def test_body_after_the_end_of_a_chunked_body_raises() -> None:
 def test_invalid_start_raises(status: object, headers: list[object]) -> None:
     """Nothing the app got wrong reaches the wire: the response is refused at the start."""
     with pytest.raises(InvalidResponse):
-        H1Response(status, headers, "GET", keep_alive=True)
+        make_response(status, headers, "GET", keep_alive=True)

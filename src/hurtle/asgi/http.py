@@ -5,16 +5,19 @@ Theory of operation
 The connection (net/) creates one `HTTPCycle` per request and feeds it what
 the client sends: `feed_body`, `feed_end`, `feed_disconnect`. The app pulls
 those through `receive()` and answers through `send()`, which hands checked
-response data to the connection's `ResponseStream` (the protocol-specific
-part: HTTP/1.1 framing now, HTTP/2 streams later).
+response data to its `ResponseStream`: the protocol-specific part, which
+only frames what the cycle checked (HTTP/1.1 lines, HTTP/2 frames).
 
 Rules kept here, so every protocol gets them alike (asgiref specs/www.rst):
-- `http.response.start` is held back until the first body message, so a
-  response sent as start + one body is one write;
-- an app exception before the response started becomes a 500; after it
-  started, the connection is aborted (a truncated response must never look
-  complete);
-- an app that returns without responding gets a 500;
+- `http.response.start` is checked when it arrives and held back until the
+  first body message, so a response sent as start + one body is one write;
+- an app exception before the head went out becomes a 500; after it, the
+  stream is reset (HTTP/1.1: the connection is aborted), since a truncated
+  response must never look complete; an app that returns early is treated
+  alike (asgi/http_core.py draws the states);
+- request body is credit: each piece the app takes is reported to the
+  stream (`body_consumed`), which lets the client send more (HTTP/1.1:
+  resume reading; HTTP/2: WINDOW_UPDATE);
 - after the client disconnected `receive()` returns `http.disconnect` and
   `send()` raises ClientDisconnected (spec 2.4).
 
@@ -25,12 +28,14 @@ interpreted (that module says why).
 
 from __future__ import annotations
 
-from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS, HTTPCycleCore
+from hurtle.asgi.http_core import (
+    SERVICE_UNAVAILABLE_BODY,
+    SERVICE_UNAVAILABLE_HEADERS,
+    HTTPCycleCore,
+)
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send
 
 __all__ = ["HTTPCycle", "service_unavailable"]
-
-_UNAVAILABLE_HEADERS = [*PLAIN_TEXT_HEADERS, (b"retry-after", b"1")]
 
 
 class HTTPCycle(HTTPCycleCore):
@@ -72,7 +77,7 @@ async def service_unavailable(scope: Scope, receive: Receive, send: Send) -> Non
     start: Message = {
         "type": "http.response.start",
         "status": 503,
-        "headers": _UNAVAILABLE_HEADERS,
+        "headers": SERVICE_UNAVAILABLE_HEADERS,
     }
     await send(start)
-    await send({"type": "http.response.body", "body": b"Service Unavailable\n"})
+    await send({"type": "http.response.body", "body": SERVICE_UNAVAILABLE_BODY})

@@ -7,56 +7,143 @@ not, because a compiled coroutine that is cancelled while it awaits passes
 the cancellation on with the (type, value, traceback) form of throw(),
 deprecated since Python 3.12 (mypyc issue 1214): every app task cancelled by
 a timeout, a cancel scope or a shutdown would print a DeprecationWarning.
+
+States
+------
+Two small state machines, one per direction (as h11 keeps one per role),
+and a flag for the client having gone, which can happen in any state:
+
+    request   RECEIVING --feed_end--> ENDED --receive() gives the last body--> DELIVERED
+
+    response  IDLE --start--> HELD --first body, more--> STREAMING --last body--> COMPLETE
+                |               `--first body, last---------------------------^
+                |--------- app fails or returns, nothing sent: hurtle's 500 --^
+              HELD --app fails or returns: hurtle's 500 (nothing was written)--^
+              STREAMING --app fails or returns early--> FAILED (the stream is reset)
+
+HELD is the held head: `http.response.start` is checked when it arrives (an
+invalid one raises in the app's `send`) and kept until the first body, which
+goes to the stream together with it, so a response sent as start + one body
+is one write (HTTP/1.1) or one HEADERS + DATA (HTTP/2). tests/asgi/
+test_http_cycle.py runs every transition.
 """
 
 from __future__ import annotations
 
 import asyncio
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
 from hurtle.asgi.types import ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import error_log, log_access
-from hurtle.wire.headers import InvalidResponse
+from hurtle.wire.headers import (
+    InvalidResponse,
+    ResponseHeaders,
+    check_final_status,
+    check_response_headers,
+)
 
-__all__ = ["BODY_HIGH_WATER", "PLAIN_TEXT_HEADERS", "HTTPCycleCore", "ResponseStream"]
+__all__ = [
+    "BODY_HIGH_WATER",
+    "PLAIN_TEXT",
+    "PLAIN_TEXT_HEADERS",
+    "REQUEST_DELIVERED",
+    "REQUEST_ENDED",
+    "REQUEST_RECEIVING",
+    "RESPONSE_COMPLETE",
+    "RESPONSE_FAILED",
+    "RESPONSE_HELD",
+    "RESPONSE_IDLE",
+    "RESPONSE_STREAMING",
+    "SERVICE_UNAVAILABLE",
+    "SERVICE_UNAVAILABLE_BODY",
+    "SERVICE_UNAVAILABLE_HEADERS",
+    "HTTPCycleCore",
+    "ResponseStream",
+    "log_app_failure",
+]
 
+REQUEST_RECEIVING: Final = 0  # More body may arrive.
+REQUEST_ENDED: Final = 1  # The whole body arrived; some of it may wait for the app.
+REQUEST_DELIVERED: Final = 2  # The app has read the last body message.
 
-# Above this many buffered request body bytes the connection stops reading
-# until the app consumes them (backpressure towards the client).
+RESPONSE_IDLE: Final = 0  # Nothing sent.
+RESPONSE_HELD: Final = 1  # http.response.start checked, held until the first body.
+RESPONSE_STREAMING: Final = 2  # The head is out; more body follows.
+RESPONSE_COMPLETE: Final = 3  # The last body is out (the app's, or hurtle's 500).
+RESPONSE_FAILED: Final = 4  # Cut short after the head went out: the stream was reset.
+
+# Above this many buffered request body bytes a connection that reads one
+# request at a time (HTTP/1.1) stops reading until the app consumes them.
 BODY_HIGH_WATER = 65536
 
-# The head of every plain-text answer hurtle writes itself (500, 503, 4xx).
+# The head of every plain-text answer hurtle writes itself (500, 503, 4xx),
+# as the app would send it, and checked once.
 PLAIN_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+PLAIN_TEXT: Final = check_response_headers(PLAIN_TEXT_HEADERS)
+_INTERNAL_ERROR = b"Internal Server Error\n"
+# The answer past --limit-concurrency, for HTTP and WebSocket handshakes alike
+# (RFC 9110 section 15.6.4; Retry-After, section 10.2.3).
+SERVICE_UNAVAILABLE_HEADERS = [*PLAIN_TEXT_HEADERS, (b"retry-after", b"1")]
+SERVICE_UNAVAILABLE: Final = check_response_headers(SERVICE_UNAVAILABLE_HEADERS)
+SERVICE_UNAVAILABLE_BODY = b"Service Unavailable\n"
 
 
 class ResponseStream(Protocol):
-    """What a protocol connection offers a cycle."""
+    """What a protocol offers a cycle: an HTTP/1.1 connection, or one HTTP/2 stream."""
 
     def send_continue(self) -> None:
         """Send `100 Continue` (RFC 9110 section 10.1.1)."""
 
-    def start_response(self, status: object, headers: Any) -> None:
-        """Check the response head; raise InvalidResponse if it cannot be sent."""
-
-    def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
-        """Write the head (the first time) and this piece of body.
+    def send_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        """Send the (checked) head with the first piece of body.
 
         Returns a future to wait on when the transport's write buffer is full
-        (backpressure), else None.
+        (backpressure), else None; send_body likewise.
         """
 
-    def resume_reading(self) -> None:
-        """The cycle consumed buffered body; reading may go on."""
+    def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
+        """Send a further piece of body."""
+
+    def body_consumed(self, size: int) -> None:
+        """The app took `size` bytes of request body: credit for the client to send more."""
 
     def response_failed(self) -> None:
-        """The response cannot be completed: abort the connection."""
+        """The response cannot be completed: reset the stream (abort the connection)."""
 
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
         """The app returned; the cycle is over."""
+
+
+def log_app_failure(exc: BaseException, disconnected: bool, what: str) -> bool:
+    """Log an exception that ended an app (HTTP or WebSocket); False if it needs no answer.
+
+    An OSError or a cancellation after the client went away is the app
+    hearing of the disconnect, not a bug: logged at debug, and nothing is
+    left to answer. Anything else is logged as an error; the caller then
+    answers with a 500 if nothing was sent yet, else resets the stream.
+    """
+    if disconnected and isinstance(exc, OSError | asyncio.CancelledError):
+        error_log.debug("client disconnected: %r", exc)
+        return False
+    if isinstance(exc, InvalidResponse):
+        error_log.error("ASGI app sent an invalid %s: %s", what, exc)
+    elif isinstance(exc, Exception):
+        error_log.error("Exception in ASGI app", exc_info=exc)
+    return True
+
+
+def check_response_start(message: Message) -> tuple[int, ResponseHeaders]:
+    """The status and checked headers of an `http.response.start` (or a denial's)."""
+    status = message.get("status")
+    if type(status) is not int or not 200 <= status <= 599:
+        status = check_final_status(status)
+    return status, check_response_headers(message.get("headers", ()))
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -66,62 +153,67 @@ class HTTPCycleCore(Wakeable):
     __slots__ = (
         "_body",
         "_body_size",
-        "_end_sent",
         "_expect_continue",
-        "_pending_start",
-        "bytes_sent",
+        "_headers",
+        "app_body_bytes",
+        "connection",
         "disconnected",
-        "head_written",
-        "request_ended",
-        "response_complete",
-        "response_started",
+        "request_state",
+        "response_state",
         "scope",
         "start_time",
         "status",
-        "stream",
         "task",
     )
 
     def __init__(
-        self, scope: Scope, stream: ResponseStream, expect_continue: bool, start_time: float
+        self, scope: Scope, connection: ResponseStream, expect_continue: bool, start_time: float
     ) -> None:
         self.scope = scope
-        self.stream = stream
+        # The protocol side: the HTTP/1.1 connection, or the HTTP/2 stream.
+        self.connection = connection
         self._waiter = None
         self.start_time = start_time
         self._expect_continue = expect_continue
         self._body: list[bytes] = []
         self._body_size = 0
-        self._end_sent = False
-        self._pending_start: Message | None = None
-        self.request_ended = False
+        self.request_state = REQUEST_RECEIVING
+        self.response_state = RESPONSE_IDLE
         self.disconnected = False
-        self.response_started = False
-        self.response_complete = False
         self.status = 0
-        self.bytes_sent = 0
-        self.head_written = False
+        self._headers: ResponseHeaders | None = None
+        # Body bytes the app sent (the access log's size).
+        self.app_body_bytes = 0
         # The task running the app, when it did not finish at once (net/ sets it).
         self.task: asyncio.Task[None] | None = None
 
-    # -- fed by the connection ---------------------------------------------
+    @property
+    def head_sent(self) -> bool:
+        """Whether the response head went out: no other response can be sent now."""
+        return self.response_state >= RESPONSE_STREAMING
 
-    def feed_body(self, data: bytes) -> bool:
-        """Buffer request body; True when the buffer is above the high-water mark."""
-        if self.response_complete:
-            return False  # Nobody will read it: drop it, keep framing in step.
-        self._body.append(data)
-        self._body_size += len(data)
-        self._wake()
-        return self._body_size > BODY_HIGH_WATER
+    @property
+    def response_complete(self) -> bool:
+        return self.response_state == RESPONSE_COMPLETE
 
     @property
     def body_buffer_full(self) -> bool:
         """True while more than BODY_HIGH_WATER bytes of body wait for the app."""
         return self._body_size > BODY_HIGH_WATER
 
+    # -- fed by the connection ---------------------------------------------
+
+    def feed_body(self, data: bytes) -> bool:
+        """Buffer request body; True when the buffer is above the high-water mark."""
+        if self.response_state >= RESPONSE_COMPLETE:
+            return False  # Nobody will read it: drop it, keep framing in step.
+        self._body.append(data)
+        self._body_size += len(data)
+        self._wake()
+        return self._body_size > BODY_HIGH_WATER
+
     def feed_end(self) -> None:
-        self.request_ended = True
+        self.request_state = REQUEST_ENDED
         if self._waiter is not None:  # Usually nobody waits: spare the call.
             self._wake()
 
@@ -135,23 +227,23 @@ class HTTPCycleCore(Wakeable):
         """What `receive()` returns now, or None if it must wait for a feed."""
         if self._expect_continue:
             self._expect_continue = False
-            if not self.response_started and not self.disconnected:
-                self.stream.send_continue()
-        if self.disconnected and not self.request_ended:
+            if self.response_state == RESPONSE_IDLE and not self.disconnected:
+                self.connection.send_continue()
+        request_state = self.request_state
+        if self.disconnected and request_state == REQUEST_RECEIVING:
             return {"type": "http.disconnect"}
-        if self._body or (self.request_ended and not self._end_sent):
+        if self._body or request_state == REQUEST_ENDED:
             body = self._body
             data = body[0] if len(body) == 1 else b"".join(body)
-            resume = self._body_size > BODY_HIGH_WATER
             self._body = []
             self._body_size = 0
-            more = not self.request_ended
+            more = request_state == REQUEST_RECEIVING
             if not more:
-                self._end_sent = True
-            if resume and more:
-                self.stream.resume_reading()
+                self.request_state = REQUEST_DELIVERED
+            if data:
+                self.connection.body_consumed(len(data))
             return {"type": "http.request", "body": data, "more_body": more}
-        if self.disconnected or self.response_complete:
+        if self.disconnected or self.response_state >= RESPONSE_COMPLETE:
             return {"type": "http.disconnect"}
         return None
 
@@ -160,10 +252,11 @@ class HTTPCycleCore(Wakeable):
         if self.disconnected:
             raise ClientDisconnected("the client disconnected")
         kind = message["type"]
+        state = self.response_state
         if kind == "http.response.body":
-            if not self.response_started:
-                raise InvalidResponse("http.response.body sent before http.response.start")
-            if self.response_complete:
+            if state != RESPONSE_STREAMING and state != RESPONSE_HELD:
+                if state == RESPONSE_IDLE:
+                    raise InvalidResponse("http.response.body sent before http.response.start")
                 raise InvalidResponse("http.response.body sent after the response was complete")
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
@@ -172,40 +265,61 @@ class HTTPCycleCore(Wakeable):
                     raise InvalidResponse(f"body must be bytes, got {type(body).__name__}")
                 body = bytes(body)
             more_body = bool(more_body)
-            self.bytes_sent += len(body)
-            if not more_body:
-                self.response_complete = True
+            self.app_body_bytes += len(body)
+            if more_body:
+                self.response_state = RESPONSE_STREAMING
+            else:
+                self.response_state = RESPONSE_COMPLETE
                 # A receive() already waiting returns http.disconnect now
                 # (www.rst: receive after the response was sent). Apps that
                 # listen for disconnect while streaming (Litestar) end here.
                 if self._waiter is not None:
                     self._wake()
-            self.head_written = True
-            return self.stream.send_body(body, more_body)
+            if state == RESPONSE_HELD:
+                headers = self._headers
+                assert headers is not None
+                self._headers = None
+                return self.connection.send_response(self.status, headers, body, more_body)
+            return self.connection.send_body(body, more_body)
         if kind == "http.response.start":
-            if self.response_started:
+            if state != RESPONSE_IDLE:
                 raise InvalidResponse("http.response.start sent twice")
-            self.stream.start_response(message.get("status"), message.get("headers", ()))
-            self.status = message["status"]
-            self.response_started = True
+            self.status, self._headers = check_response_start(message)
+            self.response_state = RESPONSE_HELD
             return None
         raise InvalidResponse(f"unexpected ASGI message type {kind!r} in an http cycle")
 
     # -- the end of the app ----------------------------------------------------
 
     def _app_returned(self) -> None:
-        if not self.response_started:
-            if not self.disconnected:
-                error_log.error("ASGI app returned without starting a response")
-                self._send_internal_error()
-        elif not self.response_complete and not self.disconnected:
+        state = self.response_state
+        if state >= RESPONSE_COMPLETE or self.disconnected:
+            return
+        if state == RESPONSE_STREAMING:
             error_log.error("ASGI app returned without completing the response")
-            self.stream.response_failed()
+            self._reset()
+        else:
+            error_log.error("ASGI app returned without sending a response body")
+            self._send_internal_error()
+
+    def _app_failed(self, exc: BaseException) -> None:
+        if not log_app_failure(exc, self.disconnected, "response"):
+            return
+        state = self.response_state
+        if state == RESPONSE_STREAMING:
+            self._reset()
+        elif state < RESPONSE_STREAMING:
+            self._send_internal_error()
+
+    def _reset(self) -> None:
+        """A truncated response must never look complete: reset the stream."""
+        self.response_state = RESPONSE_FAILED
+        self.connection.response_failed()
 
     def _cycle_over(self) -> None:
         if self._waiter is not None:
             self._wake()
-        self.stream.cycle_finished(self)
+        self.connection.cycle_finished(self)
         if self.start_time:
             self._log_access()
 
@@ -220,36 +334,16 @@ class HTTPCycleCore(Wakeable):
             target,
             scope["http_version"],
             self.status,
-            self.bytes_sent,
+            self.app_body_bytes,
             (perf_counter() - self.start_time) * 1000.0,
         )
 
-    def _app_failed(self, exc: BaseException) -> None:
-        if self.disconnected and isinstance(exc, OSError | asyncio.CancelledError):
-            error_log.debug("client disconnected: %r", exc)
-            return
-        if isinstance(exc, InvalidResponse):
-            error_log.error("ASGI app sent an invalid response: %s", exc)
-        elif isinstance(exc, Exception):
-            error_log.error("Exception in ASGI app", exc_info=exc)
-        if self.response_complete:
-            return
-        if self.head_written:
-            self.stream.response_failed()
-        else:
-            self._send_internal_error()
-
     def _send_internal_error(self) -> None:
+        """The 500 that stands in for a response the app could not give (nothing was sent)."""
         if self.disconnected:
             return
-        self.response_started = True
-        self.response_complete = True
-        self.head_written = True
+        self.response_state = RESPONSE_COMPLETE
+        self._headers = None
         self.status = 500
-        body = b"Internal Server Error"
-        self.bytes_sent = len(body)
-        try:
-            self.stream.start_response(500, PLAIN_TEXT_HEADERS)
-            self.stream.send_body(body, False)
-        except InvalidResponse:  # pragma: no cover - fixed, valid headers
-            self.stream.response_failed()
+        self.app_body_bytes = len(_INTERNAL_ERROR)
+        self.connection.send_response(500, PLAIN_TEXT, _INTERNAL_ERROR, False)

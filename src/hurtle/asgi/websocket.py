@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-One `WebSocketCycle` lives as long as the connection. States:
+One `WebSocketCycle` lives as long as the connection. Its phases:
 
     CONNECTING  `receive()` gave `websocket.connect`; the app answers with
                 `websocket.accept`, `websocket.close` (HTTP 403), or a
@@ -28,11 +28,11 @@ from collections import deque
 from enum import Enum
 from typing import Any, Protocol
 
-from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS
+from hurtle.asgi.http_core import PLAIN_TEXT, check_response_start, log_app_failure
 from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import access_log, error_log, log_safe, log_websocket
-from hurtle.wire.headers import InvalidResponse
+from hurtle.wire.headers import InvalidResponse, ResponseHeaders
 
 __all__ = ["WebSocketCycle", "WebSocketStream"]
 
@@ -42,8 +42,10 @@ class WebSocketStream(Protocol):
 
     def accept(self, subprotocol: str | None, headers: Any) -> None: ...
 
-    def deny_start(self, status: object, headers: Any) -> None:
-        """Check a denial response head (HTTP); raise InvalidResponse if it cannot be sent."""
+    def deny_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> None:
+        """Answer the handshake with HTTP: the (checked) head and the first body."""
 
     def deny_body(self, body: bytes, more_body: bool) -> None: ...
 
@@ -58,7 +60,7 @@ class WebSocketStream(Protocol):
     def cycle_finished(self, cycle: WebSocketCycle) -> None: ...
 
 
-class State(Enum):
+class Phase(Enum):
     CONNECTING = "connecting"
     DENYING = "denying"  # A denial response is being streamed.
     OPEN = "open"
@@ -72,7 +74,7 @@ class WebSocketCycle(Wakeable):
         self.stream = stream
         self._waiter = None
         self.max_queue = max_queue
-        self.state = State.CONNECTING
+        self.phase = Phase.CONNECTING
         self._connect_sent = False
         self._messages: deque[str | bytes] = deque()
         self._close_code = 1006
@@ -80,6 +82,8 @@ class WebSocketCycle(Wakeable):
         self._disconnected = False
         self.reading_paused = False
         self.handshake_done = False  # 101 or an HTTP answer has gone out.
+        # A denial's `websocket.http.response.start`, checked, held until its first body.
+        self._denial_head: tuple[int, ResponseHeaders] | None = None
 
     # -- fed by the connection ---------------------------------------------
 
@@ -95,7 +99,7 @@ class WebSocketCycle(Wakeable):
         self._disconnected = True
         self._close_code = code
         self._close_reason = reason
-        self.state = State.CLOSED
+        self.phase = Phase.CLOSED
         self._wake()
         if error_log.isEnabledFor(logging.DEBUG):
             error_log.debug("WebSocket closed: %d %s", code, log_safe(reason))
@@ -125,12 +129,12 @@ class WebSocketCycle(Wakeable):
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        state = self.state
-        if state is State.CLOSED:
+        phase = self.phase
+        if phase is Phase.CLOSED:
             raise ClientDisconnected(f"the WebSocket is closed (code {self._close_code})")
         if kind == "websocket.send":
-            if state is not State.OPEN:
-                raise InvalidResponse(f"websocket.send while the WebSocket is {state.value}")
+            if phase is not Phase.OPEN:
+                raise InvalidResponse(f"websocket.send while the WebSocket is {phase.value}")
             text = message.get("text")
             data = message.get("bytes")
             if (text is None) == (data is None):
@@ -147,13 +151,13 @@ class WebSocketCycle(Wakeable):
             if paused is not None:
                 await paused
         elif kind == "websocket.accept":
-            if state is not State.CONNECTING:
-                raise InvalidResponse(f"websocket.accept while the WebSocket is {state.value}")
+            if phase is not Phase.CONNECTING:
+                raise InvalidResponse(f"websocket.accept while the WebSocket is {phase.value}")
             subprotocol = message.get("subprotocol")
             if subprotocol is not None and not isinstance(subprotocol, str):
                 raise InvalidResponse("websocket.accept 'subprotocol' must be a str or None")
             self.stream.accept(subprotocol, message.get("headers") or [])
-            self.state = State.OPEN
+            self.phase = Phase.OPEN
             self.handshake_done = True
             self._log_handshake(101)
         elif kind == "websocket.close":
@@ -161,29 +165,35 @@ class WebSocketCycle(Wakeable):
             reason = message.get("reason") or ""
             if not isinstance(code, int) or not isinstance(reason, str):
                 raise InvalidResponse("websocket.close needs an int 'code' and a str 'reason'")
-            if state is State.CONNECTING:
+            if phase is Phase.CONNECTING:
                 # asgiref www.rst: a close before accept denies with 403.
-                self._deny(403, PLAIN_TEXT_HEADERS, b"Forbidden\n")
-            elif state is State.OPEN:
-                self.state = State.CLOSING
+                self._deny(403, b"Forbidden\n")
+            elif phase is Phase.OPEN:
+                self.phase = Phase.CLOSING
                 self.stream.close(code, reason)
-            elif state is State.DENYING:
+            elif phase is Phase.DENYING:
                 raise InvalidResponse("websocket.close during a denial response")
         elif kind == "websocket.http.response.start":
-            if state is not State.CONNECTING:
-                raise InvalidResponse(f"{kind} while the WebSocket is {state.value}")
-            self.stream.deny_start(message.get("status"), message.get("headers", ()))
-            self.state = State.DENYING
-            self._log_handshake(message["status"])
+            if phase is not Phase.CONNECTING:
+                raise InvalidResponse(f"{kind} while the WebSocket is {phase.value}")
+            status, headers = check_response_start(message)
+            self._denial_head = (status, headers)
+            self.phase = Phase.DENYING
+            self._log_handshake(status)
         elif kind == "websocket.http.response.body":
-            if state is not State.DENYING:
+            if phase is not Phase.DENYING:
                 raise InvalidResponse(f"{kind} before websocket.http.response.start")
             body = message.get("body", b"")
             if not isinstance(body, bytes | bytearray | memoryview):
                 raise InvalidResponse(f"body must be bytes, got {type(body).__name__}")
             more_body = bool(message.get("more_body", False))
             self.handshake_done = True
-            self.stream.deny_body(bytes(body), more_body)
+            head = self._denial_head
+            if head is not None:
+                self._denial_head = None
+                self.stream.deny_response(head[0], head[1], bytes(body), more_body)
+            else:
+                self.stream.deny_body(bytes(body), more_body)
             if not more_body:
                 self.feed_closed(1006, "")
         else:
@@ -199,12 +209,12 @@ class WebSocketCycle(Wakeable):
             target += b"?" + scope["query_string"]
         log_websocket(client, target, status)
 
-    def _deny(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    def _deny(self, status: int, body: bytes) -> None:
+        """hurtle's own plain-text denial: 403 for a close before accept, 500 for a failure."""
         self._log_handshake(status)
-        self.state = State.DENYING
+        self.phase = Phase.DENYING
         self.handshake_done = True
-        self.stream.deny_start(status, headers)
-        self.stream.deny_body(body, False)
+        self.stream.deny_response(status, PLAIN_TEXT, body, False)
         self.feed_closed(1006, "")
 
     # -- running the app -------------------------------------------------------
@@ -217,13 +227,13 @@ class WebSocketCycle(Wakeable):
             if not isinstance(exc, Exception):
                 raise
         else:
-            if self.state is State.CONNECTING:
+            if self.phase is Phase.CONNECTING:
                 error_log.error("ASGI app returned without accepting or closing the WebSocket")
-                self._deny(500, PLAIN_TEXT_HEADERS, b"Internal Server Error\n")
-            elif self.state is State.OPEN:
-                self.state = State.CLOSING
+                self._deny(500, b"Internal Server Error\n")
+            elif self.phase is Phase.OPEN:
+                self.phase = Phase.CLOSING
                 self.stream.close(1000, "")
-            elif self.state is State.DENYING:
+            elif self.phase is Phase.DENYING:
                 error_log.error("ASGI app returned without completing its denial response")
                 self.stream.close(1006, "")
         finally:
@@ -231,16 +241,12 @@ class WebSocketCycle(Wakeable):
             self.stream.cycle_finished(self)
 
     def _app_failed(self, exc: BaseException) -> None:
-        if self._disconnected and isinstance(exc, OSError | asyncio.CancelledError):
+        if not log_app_failure(exc, self._disconnected, "WebSocket message"):
             return
-        if isinstance(exc, InvalidResponse):
-            error_log.error("ASGI app sent an invalid WebSocket message: %s", exc)
-        elif isinstance(exc, Exception):
-            error_log.error("Exception in ASGI WebSocket app", exc_info=exc)
-        if self.state is State.CONNECTING:
-            self._deny(500, PLAIN_TEXT_HEADERS, b"Internal Server Error\n")
-        elif self.state in (State.OPEN, State.CLOSING):
-            self.state = State.CLOSING
+        if self.phase is Phase.CONNECTING:
+            self._deny(500, b"Internal Server Error\n")
+        elif self.phase in (Phase.OPEN, Phase.CLOSING):
+            self.phase = Phase.CLOSING
             self.stream.close(1011, "")  # RFC 6455 section 7.4.1: internal error.
-        elif self.state is State.DENYING:
+        elif self.phase is Phase.DENYING:
             self.stream.close(1006, "")

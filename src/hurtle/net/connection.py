@@ -25,21 +25,14 @@ without keep-alive, a framing error, graceful shutdown).
 from __future__ import annotations
 
 import asyncio
-import sys
-from asyncio import Task
 from collections import deque
-from collections.abc import Coroutine
-from contextvars import Context
 from time import perf_counter
 from typing import Any, cast
-from urllib.parse import unquote_to_bytes
 
-import httptools
-
-from hurtle.asgi.http import HTTPCycle, service_unavailable
-from hurtle.asgi.http_core import PLAIN_TEXT_HEADERS, HTTPCycleCore
+from hurtle.asgi.http import HTTPCycle
+from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
 from hurtle.asgi.proxy_headers import ProxySettings
-from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
+from hurtle.asgi.scope import http_scope, websocket_scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
@@ -53,6 +46,7 @@ from hurtle.wire.h1 import (
     RequestReceived,
     RequestRejected,
 )
+from hurtle.wire.headers import ResponseHeaders
 
 __all__ = ["H1Connection"]
 
@@ -97,7 +91,6 @@ class H1Connection(WriteBackpressure):
         self.reading: HTTPCycleCore | None = None
         self.responding: HTTPCycleCore | None = None
         self.response: H1Response | None = None
-        self._head_pending = False
         self._request: RequestReceived | None = None
         self._queue: deque[Event] | None = None
         self._read_paused = False
@@ -159,6 +152,20 @@ class H1Connection(WriteBackpressure):
                 self._body_timer = self.loop.call_later(
                     self.state.config.timeout_request_body, self._on_body_timeout
                 )
+
+    def eof_received(self) -> bool:
+        """The client closed its side: treated as the client gone (False closes ours too).
+
+        A FIN cannot be told apart from a client that closed its socket
+        altogether until a write to it fails, and apps waiting for
+        `http.disconnect` (server-sent events, long polls) must hear of it at
+        once, as they do under the other ASGI servers; a client that
+        half-closes after its request is rare in HTTP/1.1 (RFC 9112 section
+        9.6 has the closing side stop sending, not stop reading, but gives no
+        way to tell). asyncio calls this by name (the class is compiled and
+        does not inherit asyncio.Protocol's default).
+        """
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
@@ -228,26 +235,19 @@ class H1Connection(WriteBackpressure):
 
     def _start_cycle(self, event: RequestReceived) -> None:
         state = self.state
-        root_path = state.root_path
-        path, raw_path, query = split_target(event.target, root_path)
-        scope: Scope = {
-            "type": "http",
-            "asgi": HTTP_ASGI,
-            "http_version": event.http_version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "method": event.method,
-            "root_path": root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": event.headers,
-            "state": state.lifespan_state.copy(),
-            "extensions": self.extensions,
-        }
-        if self.forwarded is not None:
-            self.forwarded.apply(scope)
+        scope = http_scope(
+            event.method,
+            event.target,
+            event.http_version,
+            event.headers,
+            self.client,
+            self.server,
+            self.scheme,
+            state.root_path,
+            state.lifespan_state,
+            self.extensions,
+            self.forwarded,
+        )
         cycle = HTTPCycle(
             scope,
             self,
@@ -257,25 +257,13 @@ class H1Connection(WriteBackpressure):
         self.reading = self.responding = cycle
         self._request = event
         self._requests += 1
-        app = state.app
-        if state.limit_concurrency is not None and state.over_capacity():
-            app = service_unavailable
-        state.active_requests += 1
-        state.total_requests += 1
-        if self._replaying:
-            # Pipelined requests, replayed as the response before them ends:
-            # eagerly, so that a burst of them is answered in this turn of the
-            # loop, not one per turn. A request read from the socket gets a
-            # task that runs after this turn's reads: measured faster for
-            # frameworks (docs/performance.md, "Eager start").
-            task = start_eagerly(self.loop, cycle.run(app), state.app_context.copy())
-        else:
-            task = self.loop.create_task(cycle.run(app), context=state.app_context.copy())
-        if not task.done():  # Eagerly started apps are often done already.
-            # Removed by cycle_finished, or pruned by ServerState.running_tasks
-            # if it is cancelled before it ever ran: no done callback per request.
-            cycle.task = task
-            state.tasks.add(task)
+        app = state.app_for_request()
+        # Pipelined requests, replayed as the response before them ends, start
+        # eagerly: a burst of them is answered in this turn of the loop, not
+        # one per turn. A request read from the socket gets a task that runs
+        # after this turn's reads: measured faster for frameworks
+        # (docs/performance.md, "Eager start").
+        cycle.task = state.start_app(cycle.run(app), self._replaying)
 
     def _upgrade_to_websocket(self, event: RequestReceived) -> None:
         """Hand the transport to a WebSocketConnection (RFC 6455 section 4)."""
@@ -288,26 +276,19 @@ class H1Connection(WriteBackpressure):
         state = self.state
         transport = self.transport
         assert transport is not None
-        path, raw_path, query = split_target(event.target, state.root_path)
-        extensions: dict[str, Any] = {"websocket.http.response": {}, **self.extensions}
-        scope: Scope = {
-            "type": "websocket",
-            "asgi": WEBSOCKET_ASGI,
-            "http_version": event.http_version,
-            "scheme": "wss" if self.scheme == "https" else "ws",
-            "server": self.server,
-            "client": self.client,
-            "root_path": state.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": event.headers,
-            "subprotocols": parse_subprotocols(event.headers),
-            "state": state.lifespan_state.copy(),
-            "extensions": extensions,
-        }
-        if self.forwarded is not None:
-            self.forwarded.apply(scope)
+        scope = websocket_scope(
+            event.target,
+            event.http_version,
+            event.headers,
+            parse_subprotocols(event.headers),
+            self.client,
+            self.server,
+            self.scheme,
+            state.root_path,
+            state.lifespan_state,
+            self.extensions,
+            self.forwarded,
+        )
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
@@ -325,7 +306,7 @@ class H1Connection(WriteBackpressure):
         """Answer a request that is not acceptable HTTP, then close (RFC 9112 section 2.2)."""
         cycle = self.responding
         if cycle is not None:
-            if cycle.head_written:
+            if cycle.head_sent:
                 self._close()
                 return
             cycle.feed_disconnect()  # Its app must stop: this connection is done.
@@ -335,7 +316,7 @@ class H1Connection(WriteBackpressure):
             event.status,
             log_safe(event.reason),
         )
-        response = H1Response(event.status, PLAIN_TEXT_HEADERS, "GET", keep_alive=False)
+        response = H1Response(event.status, PLAIN_TEXT, "GET", keep_alive=False)
         body = event.reason.encode("ascii", "replace") + b"\n"
         self._write(
             response.head(body, False, "1.1", self.state.default_block) + response.body(body, False)
@@ -369,7 +350,9 @@ class H1Connection(WriteBackpressure):
     def send_continue(self) -> None:
         self._write(_CONTINUE)
 
-    def start_response(self, status: object, headers: Any) -> None:
+    def send_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
         request = self._request
         assert request is not None
         limit = self.state.config.limit_requests_per_connection
@@ -380,23 +363,23 @@ class H1Connection(WriteBackpressure):
             and not self.state.shutting_down
             and (limit is None or self._requests < limit)
         )
-        self.response = H1Response(status, headers, request.method, keep_alive)
-        self._head_pending = True
+        response = self.response = H1Response(status, headers, request.method, keep_alive)
+        head = response.head(
+            body,
+            more_body,
+            request.http_version,
+            self.state.defaults_without(response.header_names),
+        )
+        return self._send(response, head, body, more_body)
 
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         response = self.response
         assert response is not None
-        head = b""
-        if self._head_pending:
-            self._head_pending = False
-            request = self._request
-            assert request is not None
-            head = response.head(
-                body,
-                more_body,
-                request.http_version,
-                self.state.defaults_without(response.header_names),
-            )
+        return self._send(response, b"", body, more_body)
+
+    def _send(
+        self, response: H1Response, head: bytes, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
         prefix, data, suffix = response.frame(body, more_body)
         if len(data) >= _ZERO_COPY:
             # Queued apart from its framing, by reference: flush() sends the
@@ -450,6 +433,11 @@ class H1Connection(WriteBackpressure):
                 for data in output:
                     transport.write(data)
 
+    def body_consumed(self, size: int) -> None:
+        # One request body is read at a time: whatever the app took, reading
+        # may go on (it paused at BODY_HIGH_WATER, asgi/http_core.py).
+        self.resume_reading()
+
     def resume_reading(self) -> None:
         if self._read_paused and self._queue is None:
             self._read_paused = False
@@ -460,10 +448,7 @@ class H1Connection(WriteBackpressure):
         self._close()
 
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
-        state = self.state
-        state.active_requests -= 1
-        if cycle.task is not None:
-            state.tasks.discard(cycle.task)
+        self.state.request_finished(cycle.task)
         if cycle is self.responding and not cycle.response_complete:
             # The app ended without a complete response (the cycle logged why).
             self.responding = None
@@ -539,7 +524,7 @@ class H1Connection(WriteBackpressure):
             timeout,
         )
         self.parser.stopped = True
-        if cycle.head_written:
+        if cycle.head_sent:
             cycle.feed_disconnect()
             self._close()
         else:
@@ -596,59 +581,6 @@ class H1Connection(WriteBackpressure):
         self._output_size = 0
         if self.transport is not None:
             self.transport.abort()
-
-
-if sys.version_info >= (3, 12):
-
-    def start_eagerly(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: Context
-    ) -> Task[None]:
-        """Run the app at once, up to its first real suspension (Python 3.12 eager tasks).
-
-        A response that needs no waiting (most do not) is written before this
-        returns, without a trip through the event loop. It is a real Task from
-        its first step: asyncio.current_task(), contextvars and cancellation
-        are what the app expects, so sniffio/anyio detection works.
-        """
-        return asyncio.Task(coro, loop=loop, eager_start=True, context=context)
-
-else:  # pragma: no cover - Python 3.11 has no eager start that keeps current_task() right
-
-    def start_eagerly(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], context: Context
-    ) -> Task[None]:
-        return loop.create_task(coro, context=context)
-
-
-def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:
-    """ASGI `path`, `raw_path` and `query_string` of a request target.
-
-    `path` is percent-decoded, then read as UTF-8 (asgiref www.rst); the
-    root_path is a prefix of both paths.
-    """
-    if target[:1] == b"/":
-        raw_path, _, query = target.partition(b"?")
-    else:
-        raw_path, query = _split_other_target(target)
-    if b"%" in raw_path:
-        path = unquote_to_bytes(raw_path).decode("utf-8", "replace")
-    else:
-        path = raw_path.decode("utf-8", "replace")
-    if root_path:
-        path = root_path + path
-        raw_path = root_path.encode("utf-8") + raw_path
-    return path, raw_path, query
-
-
-def _split_other_target(target: bytes) -> tuple[bytes, bytes]:
-    """Path and query of an absolute-form or asterisk-form target (RFC 9112 section 3.2)."""
-    if target == b"*":
-        return b"*", b""
-    try:
-        url = httptools.parse_url(target)
-    except httptools.HttpParserInvalidURLError:
-        return target, b""
-    return url.path or b"/", url.query or b""
 
 
 def _is_websocket(event: RequestReceived) -> bool:

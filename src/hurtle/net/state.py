@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
+from collections.abc import Coroutine
 from email.utils import formatdate
 from typing import Any, Protocol
 
+from hurtle.asgi.http import service_unavailable
 from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
@@ -133,8 +136,73 @@ class ServerState:
         for connection in connections:
             connection.flush()
 
+    # -- the requests of every connection -------------------------------------
+
+    def app_for_request(self) -> ASGIApp:
+        """Count a new request (or WebSocket); the app that answers it.
+
+        Past --limit-concurrency that is the 503 app (RFC 9110 section
+        15.6.4), so that an overloaded server still answers at once.
+        """
+        app = self.app
+        if self.limit_concurrency is not None and self.over_capacity():
+            app = service_unavailable
+        self.active_requests += 1
+        self.total_requests += 1
+        return app
+
+    def start_app(
+        self, coroutine: Coroutine[Any, Any, None], eagerly: bool
+    ) -> asyncio.Task[None] | None:
+        """Run an app's cycle in a task of its own; the task, unless it is done already.
+
+        Every task starts from a copy of `app_context` (see __init__). A task
+        still running is registered for the graceful shutdown; it is removed
+        by `request_finished`, or pruned by `running_tasks` if it is cancelled
+        before it ever ran: no done callback per request.
+        """
+        if eagerly:
+            task = start_eagerly(self.loop, coroutine, self.app_context.copy())
+        else:
+            task = self.loop.create_task(coroutine, context=self.app_context.copy())
+        if task.done():  # Eagerly started apps are often done already.
+            return None
+        self.tasks.add(task)
+        return task
+
+    def request_finished(self, task: asyncio.Task[None] | None) -> None:
+        self.active_requests -= 1
+        if task is not None:
+            self.tasks.discard(task)
+
     def over_capacity(self) -> bool:
         limit = self.limit_concurrency
         return limit is not None and (
             self.active_requests >= limit or len(self.connections) > limit
         )
+
+
+if sys.version_info >= (3, 12):
+
+    def start_eagerly(
+        loop: asyncio.AbstractEventLoop,
+        coroutine: Coroutine[Any, Any, None],
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        """Run the app at once, up to its first real suspension (Python 3.12 eager tasks).
+
+        A response that needs no waiting (most do not) is written before this
+        returns, without a trip through the event loop. It is a real Task from
+        its first step: asyncio.current_task(), contextvars and cancellation
+        are what the app expects, so sniffio/anyio detection works.
+        """
+        return asyncio.Task(coroutine, loop=loop, eager_start=True, context=context)
+
+else:  # pragma: no cover - Python 3.11 has no eager start that keeps current_task() right
+
+    def start_eagerly(
+        loop: asyncio.AbstractEventLoop,
+        coroutine: Coroutine[Any, Any, None],
+        context: contextvars.Context,
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coroutine, context=context)

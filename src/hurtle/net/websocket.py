@@ -26,12 +26,14 @@ import asyncio
 import os
 from typing import Any
 
+from hurtle.asgi.http_core import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY
 from hurtle.asgi.types import ClientDisconnected, Scope
 from hurtle.asgi.websocket import WebSocketCycle
 from hurtle.logs import error_log, log_safe, websocket_library_log
 from hurtle.net.state import ServerState
 from hurtle.net.write_backpressure import WriteBackpressure
 from hurtle.wire.h1 import H1Response, RequestReceived
+from hurtle.wire.headers import ResponseHeaders, check_response_headers
 from hurtle.wire.ws import (
     MessageReceived,
     PongReceived,
@@ -74,7 +76,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         self.cycle = WebSocketCycle(scope, self, config.ws_max_queue)
         self._pending = pending  # Bytes the client sent after its handshake request.
         self._denial: H1Response | None = None
-        self._denial_head = False
+        self._task: asyncio.Task[None] | None = None
         self._read_paused = False
         self._ping_timer: asyncio.TimerHandle | None = None
         self._pong_deadline: asyncio.TimerHandle | None = None
@@ -93,24 +95,16 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
                 log_safe(self.request.target),
                 rejection.status,
             )
-            self._write_http(rejection.status, rejection.headers, rejection.body, False)
+            headers = check_response_headers(rejection.headers)
+            self._write_http(rejection.status, headers, rejection.body, False)
             self.transport.close()
             return
         if self.state.over_capacity():
-            self._write_http(
-                503,
-                [(b"content-type", b"text/plain"), (b"retry-after", b"1")],
-                b"Service Unavailable\n",
-                False,
-            )
+            self._write_http(503, SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY, False)
             self.transport.close()
             return
-        self.state.active_requests += 1
-        task = self.loop.create_task(
-            self.cycle.run(self.state.app), context=self.state.app_context.copy()
-        )
-        self.state.tasks.add(task)
-        task.add_done_callback(self.state.tasks.discard)
+        app = self.state.app_for_request()
+        self._task = self.state.start_app(self.cycle.run(app), eagerly=False)
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -184,21 +178,21 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         if pending:
             self._handle(self.wire.receive_data(pending))
 
-    def deny_start(self, status: object, headers: Any) -> None:
-        self._denial = H1Response(status, headers, "GET", keep_alive=False)
-        self._denial_head = True
+    def deny_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> None:
+        response = self._denial = H1Response(status, headers, "GET", keep_alive=False)
+        head = response.head(
+            body, more_body, "1.1", self.state.defaults_without(response.header_names)
+        )
+        self.transport.write(head + response.body(body, more_body))
+        if not more_body:
+            self.transport.close()
 
     def deny_body(self, body: bytes, more_body: bool) -> None:
         response = self._denial
         assert response is not None
-        if self._denial_head:
-            self._denial_head = False
-            head = response.head(
-                body, more_body, "1.1", self.state.defaults_without(response.header_names)
-            )
-            self.transport.write(head + response.body(body, more_body))
-        else:
-            self.transport.write(response.body(body, more_body))
+        self.transport.write(response.body(body, more_body))
         if not more_body:
             self.transport.close()
 
@@ -240,7 +234,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
             self.transport.resume_reading()
 
     def cycle_finished(self, cycle: WebSocketCycle) -> None:
-        self.state.active_requests -= 1
+        self.state.request_finished(self._task)
 
     # -- keepalive (RFC 6455 section 5.5.2) -------------------------------------
 
@@ -286,7 +280,7 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
     # -- HTTP answers on this connection -------------------------------------------
 
     def _write_http(
-        self, status: int, headers: list[tuple[bytes, bytes]], body: bytes, more_body: bool
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> None:
         response = H1Response(status, headers, self.request.method, keep_alive=False)
         head = response.head(body, more_body, self.request.http_version, self.state.default_block)

@@ -26,7 +26,6 @@ Nothing here imports asyncio, socket, ssl or time (a test enforces it).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import httptools
 
@@ -34,8 +33,6 @@ from hurtle.wire.errors import LastMessage, RequestRefused
 from hurtle.wire.headers import (
     InvalidResponse,
     ResponseHeaders,
-    check_response_headers,
-    check_status,
     status_line,
 )
 
@@ -530,7 +527,7 @@ class H1Response:
         "_remaining",
         "_status",
         "_tunnel",
-        "bytes_sent",
+        "body_bytes_written",
         "ended",
         "header_names",
         "keep_alive",
@@ -538,17 +535,12 @@ class H1Response:
     )
 
     def __init__(
-        self, status: object, headers: Iterable[object], request_method: str, keep_alive: bool
+        self, status: int, headers: ResponseHeaders, request_method: str, keep_alive: bool
     ) -> None:
-        if type(status) is not int or not 200 <= status <= 599:
-            status = check_status(status)
-            if status < 200:
-                # RFC 9110 section 15.2: a 1xx is interim, never the response
-                # (and MUST NOT go to an HTTP/1.0 client). hurtle sends the one
-                # interim response ASGI has, 100 Continue, itself.
-                raise InvalidResponse(f"status {status} is informational, not a final response")
+        # Both checked by the request cycle (asgi/http_core.py) when the app
+        # sent them: a final status, headers with no CR, LF or NUL.
         self._status = status
-        self._headers: ResponseHeaders = check_response_headers(headers)
+        self._headers = headers
         # Lower-case names the app set: default headers of the same name give way.
         self.header_names = self._headers.names
         # RFC 9110 section 6.4.1: HEAD, 204 and 304 responses carry no body.
@@ -564,7 +556,7 @@ class H1Response:
             # the connection closes after it (hurtle relays no tunnel).
             self.keep_alive = False
         self.ended = False
-        self.bytes_sent = 0
+        self.body_bytes_written = 0
         self.mismatch: str | None = None
 
     @property
@@ -632,17 +624,17 @@ class H1Response:
             size = len(data)
             if size > remaining:
                 # RFC 9110 section 8.6: never send more than was declared.
-                self.mismatch = f"body longer than content-length ({self.bytes_sent + size} > {self.bytes_sent + remaining})"
+                self.mismatch = f"body longer than content-length ({self.body_bytes_written + size} > {self.body_bytes_written + remaining})"
                 data = data[:remaining]
                 size = remaining
                 self.keep_alive = False
             self._remaining = remaining - size
-            self.bytes_sent += size
+            self.body_bytes_written += size
             if not more_body and self._remaining and self.mismatch is None:
-                self.mismatch = f"body shorter than content-length ({self.bytes_sent} < {self.bytes_sent + self._remaining})"
+                self.mismatch = f"body shorter than content-length ({self.body_bytes_written} < {self.body_bytes_written + self._remaining})"
                 self.keep_alive = False
             return b"", data, b""
-        self.bytes_sent += len(data)
+        self.body_bytes_written += len(data)
         if self._chunked:
             # RFC 9112 section 7.1: chunk-size CRLF chunk-data CRLF, then last-chunk.
             if data:

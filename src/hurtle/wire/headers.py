@@ -16,6 +16,7 @@ from hurtle.wire.errors import InvalidResponse
 __all__ = [
     "InvalidResponse",
     "ResponseHeaders",
+    "check_final_status",
     "check_response_headers",
     "check_status",
     "status_line",
@@ -47,6 +48,19 @@ def check_status(status: object) -> int:
     return int(status)
 
 
+def check_final_status(status: object) -> int:
+    """A status that may end a response: 200 to 599 (RFC 9110 section 15).
+
+    A 1xx is interim, never the response (RFC 9110 section 15.2), and MUST
+    NOT go to an HTTP/1.0 client; the interim responses hurtle sends are its
+    own (100 Continue), not the app's `http.response.start`.
+    """
+    checked = check_status(status)
+    if checked < 200:
+        raise InvalidResponse(f"status {checked} is informational, not a final response")
+    return checked
+
+
 # RFC 9110 section 5.1: field-name = token; section 5.6.2 lists the tchars.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # RFC 9110 section 5.5: field values never contain CR, LF or NUL.
@@ -60,17 +74,23 @@ class ResponseHeaders:
     Immutable: one instance may serve every response that repeats a header list.
     """
 
-    __slots__ = ("close", "content_length", "lines", "names", "te_chunked")
+    __slots__ = ("close", "content_length", "lines", "names", "pairs", "te_chunked")
 
     def __init__(
         self,
         lines: tuple[bytes, ...],
+        pairs: tuple[tuple[bytes, bytes], ...],
         names: frozenset[bytes],
         content_length: int | None,
         te_chunked: bool,
         close: bool,
     ) -> None:
+        # The same fields twice, serialised for each protocol: HTTP/1.1 field
+        # lines, and (lower-case name, value) pairs, which HTTP/2's HPACK takes
+        # (RFC 9113 section 8.2.1: names are lower case). Neither holds the
+        # framing headers (Content-Length, Transfer-Encoding, Connection).
         self.lines = lines
+        self.pairs = pairs
         self.names = names
         self.content_length = content_length
         self.te_chunked = te_chunked
@@ -116,6 +136,7 @@ def check_response_headers(headers: Iterable[object]) -> ResponseHeaders:
 
 def _check(headers: tuple[object, ...]) -> ResponseHeaders:
     lines: list[bytes] = []
+    pairs: list[tuple[bytes, bytes]] = []
     names: set[bytes] = set()
     content_length: int | None = None
     te_chunked = False
@@ -161,7 +182,10 @@ def _check(headers: tuple[object, ...]) -> ResponseHeaders:
             continue
         names.add(lower)
         lines.append(b"%s: %s\r\n" % (name, value))
+        pairs.append((lower, value))
     if te_chunked and content_length is not None:
         # RFC 9112 section 6.3: a sender must not send both.
         raise InvalidResponse("content-length together with transfer-encoding")
-    return ResponseHeaders(tuple(lines), frozenset(names), content_length, te_chunked, close)
+    return ResponseHeaders(
+        tuple(lines), tuple(pairs), frozenset(names), content_length, te_chunked, close
+    )
