@@ -44,8 +44,9 @@ PEER_REQUIREMENTS = [
     "starlette",
     "fastapi",
     "matplotlib",
-    # To compile hurtle's optional modules for this Python (setup.py, mypyc).
-    "setuptools",
+    # To compile hurtle's optional modules for this Python (setup.py, mypyc);
+    # 77 reads pyproject.toml's SPDX `license` (PEP 639): older ones refuse it.
+    "setuptools>=77",
     "mypy",
 ]
 # Versions worth printing next to the results, in this order.
@@ -159,12 +160,18 @@ def build_compiled(hurtle_src: Path) -> None:
     if not (root / "setup.py").is_file():
         return
     print(f"benchmarks: compiling hurtle's optional modules in {root}", file=sys.stderr)
-    subprocess.run(
+    done = subprocess.run(
         [str(PEERS_PYTHON), "setup.py", "--quiet", "build_ext", "--inplace"],
         cwd=root,
         check=False,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    if done.returncode != 0:
+        # Measured as pure Python then, which the report says; say why here.
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        print(f"benchmarks: the compile failed, pure Python:\n{tail}", file=sys.stderr)
 
 
 def compiled_hurtle_modules(hurtle_src: Path) -> str:

@@ -19,6 +19,7 @@ _GROUP_TITLES = {
     "socket": "sockets",
     "tls": "TLS",
     "http": "HTTP",
+    "http2": "HTTP/2",
     "proxy": "proxies",
     "websocket": "WebSocket",
     "timeouts": "timeouts",

@@ -256,6 +256,38 @@ class Config:
         minimum=1,
     )
 
+    # -- HTTP/2 -------------------------------------------------------------
+    http2: bool = option(
+        True,
+        "Serve HTTP/2 too: negotiated with ALPN on TLS, and on cleartext with the "
+        "prior-knowledge preface or an 'Upgrade: h2c' request (docs/http2.md).",
+        group="http2",
+    )
+    h2_max_concurrent_streams: int = option(
+        100,
+        "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: requests one connection may have open at once.",
+        group="http2",
+        minimum=1,
+        maximum=2**31 - 1,
+    )
+    h2_initial_window_size: int = option(
+        65535,
+        "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE: request body bytes a client may send on a "
+        "stream before its app reads them (the connection's window is four times this).",
+        group="http2",
+        minimum=1,
+        maximum=2**31 - 1,
+        metavar="BYTES",
+    )
+    h2_max_frame_size: int = option(
+        16384,
+        "HTTP/2 SETTINGS_MAX_FRAME_SIZE: the largest frame payload hurtle accepts.",
+        group="http2",
+        minimum=16384,
+        maximum=2**24 - 1,
+        metavar="BYTES",
+    )
+
     # -- WebSocket ---------------------------------------------------------
     ws: WebSocketMode = option(
         "auto",

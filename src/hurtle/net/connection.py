@@ -115,6 +115,9 @@ class H1Connection(WriteBackpressure):
         self._lingering = False
         self._closing = False
         self._replaying = False  # Dispatching requests that waited in the pipeline queue.
+        # The connection's first bytes, until they tell HTTP/1.1 from the
+        # HTTP/2 preface; None once they did (or HTTP/2 is off).
+        self._first_bytes: bytes | None = b"" if state.h2_enabled else None
 
     # -- asyncio.Protocol ----------------------------------------------------
 
@@ -135,11 +138,18 @@ class H1Connection(WriteBackpressure):
         self.scheme = info.scheme
         self.extensions = info.extensions
         self.forwarded = info.forwarded
+        if info.alpn == "h2" and self.state.h2_enabled:
+            self._start_h2(b"")  # TLS negotiated HTTP/2 (RFC 9113 section 3.2).
+            return
         self._arm_idle_timer()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # After an error response: dropped (see _linger_close).
+        if self._first_bytes is not None:
+            data = self._first_bytes + data
+            if self._sniff_h2(data):
+                return
         self._idle_since = None
         parser = self.parser
         self._dispatch(parser.feed(data))
@@ -210,9 +220,8 @@ class H1Connection(WriteBackpressure):
                     # Pipelined behind a response still being written.
                     self._queue = deque([event])
                     self._pause_reading()
-                elif event.upgrade is not None and self.state.ws_enabled and _is_websocket(event):
-                    self._upgrade_to_websocket(event)
-                    return  # The transport belongs to the WebSocket now.
+                elif event.upgrade is not None and self._upgrade(event):
+                    return  # The transport belongs to another protocol now.
                 else:
                     self._start_cycle(event)
             elif kind is RequestEnded:
@@ -264,6 +273,80 @@ class H1Connection(WriteBackpressure):
         # after this turn's reads: measured faster for frameworks
         # (docs/performance.md, "Eager start").
         cycle.task = state.start_app(cycle.run(app), self._replaying)
+
+    def _upgrade(self, event: RequestReceived) -> bool:
+        """Switch protocols if the request asks for one hurtle speaks (RFC 9110 7.8)."""
+        state = self.state
+        if state.ws_enabled and _is_websocket(event):
+            self._upgrade_to_websocket(event)
+            return True
+        if state.h2_enabled and self.scheme == "http" and _is_h2c(event):
+            settings = _h2c_settings(event)
+            if settings is not None:
+                self._upgrade_to_h2c(event, settings)
+                return True
+        return False  # Served over HTTP/1.1: a server may ignore Upgrade.
+
+    def _sniff_h2(self, data: bytes) -> bool:
+        """Whether the connection starts with the HTTP/2 preface (prior knowledge, RFC 9113
+        section 3.3); True when `data` was taken: handed to HTTP/2, or kept to see more."""
+        from hurtle.wire.h2 import PREFACE
+
+        if data[:24] == PREFACE:
+            self._first_bytes = None
+            self._start_h2(data)
+            return True
+        if len(data) < 24 and PREFACE.startswith(data):
+            self._first_bytes = data  # A preface cut short: wait for the rest.
+            return True
+        self._first_bytes = None
+        return False
+
+    def _start_h2(self, data: bytes) -> None:
+        """Hand the transport to an HTTP/2 connection; `data` is what came so far."""
+        # Imported at the first HTTP/2 connection: h2 and its HPACK tables are
+        # memory that a server that never sees HTTP/2 does not need.
+        from hurtle.net.h2 import H2Connection
+
+        transport = self.transport
+        assert transport is not None
+        self._leave()
+        connection = H2Connection(self.state, self._info())
+        connection.start(transport, data)
+
+    def _upgrade_to_h2c(self, event: RequestReceived, settings: bytes) -> None:
+        """Answer `Upgrade: h2c` with 101 and serve the request as stream 1 (RFC 7540 3.2)."""
+        from hurtle.net.h2 import H2Connection
+
+        transport = self.transport
+        assert transport is not None
+        self.flush()  # Responses to requests pipelined before the upgrade.
+        self._leave()
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"
+        )
+        headers = [(name, value) for name, value in event.headers if name not in _H2C_HOP_BY_HOP]
+        connection = H2Connection(self.state, self._info())
+        connection.start_upgraded(
+            transport, settings, event.method, event.target, headers, self.parser.upgrade_data
+        )
+
+    def _info(self) -> ConnectionInfo:
+        return ConnectionInfo(
+            self.client, self.server, self.scheme, self.extensions, self.forwarded
+        )
+
+    def _leave(self) -> None:
+        """This protocol hands its transport to another: stop its timers, let it go."""
+        for timer in (self._idle_timer, self._header_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._header_timer = self._body_timer = None
+        self.state.connections.discard(self)
+        self.reading = self.responding = None
+        if self._read_paused and self.transport is not None:
+            self._read_paused = False
+            self.transport.resume_reading()
 
     def _upgrade_to_websocket(self, event: RequestReceived) -> None:
         """Hand the transport to a WebSocketConnection (RFC 6455 section 4)."""
@@ -581,6 +664,52 @@ class H1Connection(WriteBackpressure):
         self._output_size = 0
         if self.transport is not None:
             self.transport.abort()
+
+
+# Fields of the upgrade request that belong to the HTTP/1.1 hop, not to the
+# request stream 1 carries (RFC 9113 section 8.2.2).
+_H2C_HOP_BY_HOP = frozenset(
+    [
+        b"connection",
+        b"upgrade",
+        b"http2-settings",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"te",
+    ]
+)
+
+
+def _is_h2c(event: RequestReceived) -> bool:
+    assert event.upgrade is not None
+    return any(p.strip().lower() == b"h2c" for p in event.upgrade.split(b","))
+
+
+def _h2c_settings(event: RequestReceived) -> bytes | None:
+    """The HTTP2-Settings of an h2c upgrade that hurtle can take, else None.
+
+    RFC 7540 section 3.2: exactly one HTTP2-Settings field, named in
+    Connection. Only a request without a body is upgraded: one with a body
+    would have to be read whole over HTTP/1.1 first; it is served as it is.
+    """
+    settings: list[bytes] = []
+    named = False
+    for name, value in event.headers:
+        if name == b"http2-settings":
+            settings.append(value)
+        elif name == b"connection":
+            named = named or any(
+                token.strip().lower() == b"http2-settings" for token in value.split(b",")
+            )
+        elif name == b"content-length":
+            if value.strip() != b"0":
+                return None
+        elif name == b"transfer-encoding":
+            return None
+    if len(settings) != 1 or not named:
+        return None
+    return settings[0]
 
 
 def _is_websocket(event: RequestReceived) -> bool:

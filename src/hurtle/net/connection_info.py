@@ -21,7 +21,7 @@ class ConnectionInfo:
     into it.
     """
 
-    __slots__ = ("client", "extensions", "forwarded", "scheme", "server")
+    __slots__ = ("alpn", "client", "extensions", "forwarded", "scheme", "server")
 
     def __init__(
         self,
@@ -30,6 +30,7 @@ class ConnectionInfo:
         scheme: str,
         extensions: dict[str, Any],
         forwarded: ProxySettings | None,
+        alpn: str | None = None,
     ) -> None:
         self.client = client
         self.server = server
@@ -38,6 +39,8 @@ class ConnectionInfo:
         self.extensions = extensions
         # Set when the peer is a trusted proxy and --proxy-headers is on.
         self.forwarded = forwarded
+        # The protocol TLS negotiated with ALPN ("h2", "http/1.1"), if any.
+        self.alpn = alpn
 
     @classmethod
     def of_transport(
@@ -53,14 +56,16 @@ class ConnectionInfo:
             server = (sock, None)
         scheme = "http"
         extensions: dict[str, Any] = {}
+        alpn = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             scheme = "https"
             extensions = {"tls": tls_extension(ssl_object)}
+            alpn = ssl_object.selected_alpn_protocol()
         forwarded = None
         if proxy is not None:
             forwarded = proxy.headers_from(client, isinstance(sock, str | bytes))
-        return cls(client, server, scheme, extensions, forwarded)
+        return cls(client, server, scheme, extensions, forwarded, alpn)
 
     def relayed(self, header: ProxyHeader, proxy: ProxySettings) -> ConnectionInfo:
         """The connection that a PROXY header describes, in place of the proxy's own.
@@ -78,4 +83,5 @@ class ConnectionInfo:
             scheme,
             self.extensions,
             proxy.headers_from(header.client, header.unix),
+            self.alpn,
         )

@@ -70,7 +70,9 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
             context.set_ciphers(config.ssl_ciphers)
         except ssl.SSLError:
             raise BindError(f"--ssl-ciphers: no cipher matches {config.ssl_ciphers!r}") from None
-    context.set_alpn_protocols(["http/1.1"])
+    # RFC 9113 section 3.2 / RFC 7301: offer h2 first; a client that knows
+    # no ALPN, or only http/1.1, is served HTTP/1.1 as before.
+    context.set_alpn_protocols(["h2", "http/1.1"] if config.http2 else ["http/1.1"])
     return context
 
 

@@ -15,6 +15,7 @@ from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
 from hurtle.logs import access_log
 from hurtle.wire.h1 import H1Limits
+from hurtle.wire.h2 import H2Settings
 
 
 class Connection(Protocol):
@@ -68,6 +69,19 @@ class ServerState:
             config.limit_request_header_size,
             config.limit_request_body,
         )
+        # HTTP/2: what hurtle announces, and the HTTP/1.1 limits in their
+        # HTTP/2 meaning (the header block's size is MAX_HEADER_LIST_SIZE).
+        self.h2_enabled = config.http2
+        self.h2_settings = H2Settings(
+            max_concurrent_streams=config.h2_max_concurrent_streams,
+            initial_window_size=config.h2_initial_window_size,
+            max_frame_size=config.h2_max_frame_size,
+            # RFC 9113 section 6.5.2 counts 32 bytes more per field than names and values.
+            max_header_list_size=config.limit_request_header_size
+            + 32 * config.limit_request_headers,
+            max_headers=config.limit_request_headers,
+            max_body=config.limit_request_body,
+        )
         self.access_log_enabled = config.access_log and access_log.isEnabledFor(20)
         # (lower-case name, line) of each default header, in the order sent.
         self._static_defaults: list[tuple[bytes, bytes]] = []
@@ -80,6 +94,7 @@ class ServerState:
             self.default_names |= {b"date"}
         self.default_block = b""
         self._date_line = b""
+        self._date_value = b""
         # Connections with output queued in this turn of the loop (flush_soon).
         self._unflushed: list[Flushable] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -88,7 +103,8 @@ class ServerState:
     def tick(self) -> None:
         """Rebuild the Date header (RFC 9110 section 6.6.1: one-second resolution)."""
         if self.config.date_header:
-            self._date_line = b"date: %s\r\n" % formatdate(usegmt=True).encode("ascii")
+            self._date_value = formatdate(usegmt=True).encode("ascii")
+            self._date_line = b"date: %s\r\n" % self._date_value
         self.default_block = self._build_defaults(frozenset())
         self._timer = self.loop.call_later(1.0, self.tick)
 
@@ -110,6 +126,20 @@ class ServerState:
                 1 if self.config.server_header and b"server" not in skip else 0, self._date_line
             )
         return b"".join(lines)
+
+    def default_fields(self, skip: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+        """The default headers as (name, value) pairs for HTTP/2, minus those in `skip`."""
+        fields = [
+            (name, line[len(name) + 2 : -2])
+            for name, line in self._static_defaults
+            if name not in skip
+        ]
+        if self._date_value and b"date" not in skip:
+            fields.insert(
+                1 if self.config.server_header and b"server" not in skip else 0,
+                (b"date", self._date_value),
+            )
+        return fields
 
     def running_tasks(self) -> set[asyncio.Task[None]]:
         """The app tasks still running (a task cancelled before its first step never

@@ -1,0 +1,538 @@
+"""The asyncio side of an HTTP/2 connection: drives H2Wire and one ASGI cycle per stream.
+
+Theory of operation
+-------------------
+An `H2Connection` takes a transport over from the HTTP/1.1 connection that
+found HTTP/2 on it (ALPN h2, the prior-knowledge preface, or an accepted
+`Upgrade: h2c`; net/connection.py). `data_received` feeds `H2Wire`
+(wire/h2.py) and dispatches its events: a request opens an `H2Stream`, the
+`ResponseStream` of that stream's `HTTPCycle` (asgi/http.py), the same cycle
+HTTP/1.1 runs; body and end go to the cycle; a reset tells its app that the
+client went away.
+
+Requests that the client resets in the same read as it opened them start no
+app (RFC 9113 section 8.1, CVE-2023-44487): the read's events are looked at
+whole before any app starts.
+
+Flow control, both ways (RFC 9113 section 5.2): request body is handed
+back as window only when the app reads it (`body_consumed`), so a stream
+whose app does not read stalls only its own client; response body goes out
+as far as the peer's windows allow, the rest waits in the stream until a
+WINDOW_UPDATE, and the app's `send` waits with it. A stream that gets no
+window for --timeout-write seconds is reset.
+
+Closing: idle for --timeout-keep-alive, past --limit-requests-per-connection
+or at a graceful shutdown, the connection sends GOAWAY (twice for a
+shutdown: wire/h2.py says why), lets the streams in flight finish, and
+closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from time import perf_counter
+from typing import cast
+
+from hurtle.asgi.http import HTTPCycle
+from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
+from hurtle.asgi.scope import http_scope
+from hurtle.logs import describe_client, error_log, log_safe
+from hurtle.net.connection_info import ConnectionInfo
+from hurtle.net.state import ServerState
+from hurtle.net.write_backpressure import WriteBackpressure
+from hurtle.wire.h2 import (
+    BodyReceived,
+    ConnectionEnded,
+    H2Event,
+    H2Wire,
+    RequestEnded,
+    RequestReceived,
+    RequestRejected,
+    StreamReset,
+    WindowOpened,
+)
+from hurtle.wire.headers import ResponseHeaders
+
+__all__ = ["H2Connection", "H2Stream"]
+
+_INTERNAL_ERROR = 0x2
+_CANCEL = 0x8
+_NO_ERROR = 0x0
+# Seconds between the two GOAWAYs of a graceful shutdown: at least a round
+# trip on any network hurtle serves, so requests in flight when the first
+# one left are not refused by the second (RFC 9113 section 6.8).
+_GOAWAY_GRACE = 0.2
+
+
+class H2Stream:
+    """One request's stream: what the request cycle writes its response to."""
+
+    __slots__ = (
+        "blocked_timer",
+        "connection",
+        "cycle",
+        "ended",
+        "method",
+        "pending",
+        "pending_end",
+        "remaining",
+        "request_ended",
+        "stream_id",
+        "waiter",
+    )
+
+    def __init__(self, connection: H2Connection, stream_id: int, method: str) -> None:
+        self.connection = connection
+        self.stream_id = stream_id
+        self.method = method
+        self.cycle: HTTPCycleCore | None = None
+        self.ended = False  # The response's last frame is out (or the stream was reset).
+        self.request_ended = False
+        # Body the peer's window did not take yet, and whether END_STREAM follows it.
+        self.pending: list[memoryview] = []
+        self.pending_end = False
+        # Bytes the app declared with content-length and has not sent yet.
+        self.remaining: int | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.blocked_timer: asyncio.TimerHandle | None = None
+
+    # -- ResponseStream ---------------------------------------------------------
+
+    def send_continue(self) -> None:
+        # RFC 9110 section 10.1.1 and RFC 9113 section 8.1: an interim HEADERS.
+        if not self.ended:
+            self.connection.wire.send_headers(self.stream_id, 100, (), False)
+            self.connection.output_ready()
+
+    def send_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> asyncio.Future[None] | None:
+        connection = self.connection
+        if self.ended:
+            return None
+        fields = connection.default_fields(headers.names)
+        fields.extend(headers.pairs)
+        no_body = self.method == "HEAD" or status == 204 or status == 304
+        length = headers.content_length
+        if length is None and not more_body and status != 204 and status != 304:
+            length = len(body)  # The whole body is here: say how long it is.
+        if length is not None and status != 204 and status != 304:
+            fields.append((b"content-length", b"%d" % length))
+            if not no_body:
+                self.remaining = length
+        if no_body or (not body and not more_body):
+            # RFC 9110 section 6.4.1: HEAD, 204 and 304 carry no body; the
+            # stream ends with the head, and what the app sends is dropped.
+            connection.wire.send_headers(self.stream_id, status, fields, True)
+            self.ended = True
+            connection.output_ready()
+            return None
+        connection.wire.send_headers(self.stream_id, status, fields, False)
+        return self._send(body, more_body)
+
+    def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
+        if self.ended:
+            return None
+        return self._send(body, more_body)
+
+    def _send(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
+        remaining = self.remaining
+        if remaining is not None:
+            if len(body) > remaining or (not more_body and len(body) < remaining):
+                # RFC 9110 section 8.6: never more than declared, and a body
+                # cut short must not look complete: the stream is reset.
+                error_log.error(
+                    "ASGI app sent a body %s than its content-length; resetting the stream",
+                    "longer" if len(body) > remaining else "shorter",
+                )
+                self.response_failed()
+                return None
+            self.remaining = remaining - len(body)
+        connection = self.connection
+        if self.pending:
+            self.pending.append(memoryview(body))
+            self.pending_end = not more_body
+        else:
+            sent = connection.wire.send_data(self.stream_id, body, not more_body)
+            if sent < len(body):
+                self.pending.append(memoryview(body)[sent:])
+                self.pending_end = not more_body
+                self._blocked()
+            elif not more_body:
+                self.ended = True
+        connection.output_ready()
+        if self.pending:
+            waiter = self.waiter
+            if waiter is None:
+                waiter = self.waiter = connection.loop.create_future()
+            return waiter
+        return connection.write_paused()
+
+    def window_opened(self) -> None:
+        """Send what waited for window; wake the app's `send` once all of it went."""
+        wire = self.connection.wire
+        while self.pending:
+            piece = self.pending[0]
+            last = self.pending_end and len(self.pending) == 1
+            sent = wire.send_data(self.stream_id, piece, last)
+            if sent < len(piece):
+                self.pending[0] = piece[sent:]
+                return
+            self.pending.pop(0)
+        if self.pending_end:
+            self.ended = True
+        self._unblocked()
+        self.connection.output_ready()
+
+    def body_consumed(self, size: int) -> None:
+        self.connection.wire.body_consumed(self.stream_id, size)
+        self.connection.output_ready()
+
+    def response_failed(self) -> None:
+        self.reset(_INTERNAL_ERROR)
+
+    def reset(self, error_code: int) -> None:
+        if not self.ended:
+            self.ended = True
+            self.connection.wire.reset(self.stream_id, error_code)
+            self.connection.output_ready()
+        self.pending = []
+        self._unblocked()
+
+    def cycle_finished(self, cycle: HTTPCycleCore) -> None:
+        self.connection.state.request_finished(cycle.task)
+        if not cycle.response_complete and not self.ended:
+            self.reset(_INTERNAL_ERROR)
+        self.connection.stream_done(self)
+
+    # -- window stalls ----------------------------------------------------------------
+
+    def _blocked(self) -> None:
+        if self.blocked_timer is None:
+            connection = self.connection
+            self.blocked_timer = connection.loop.call_later(
+                connection.state.config.timeout_write, self._window_timeout
+            )
+
+    def _unblocked(self) -> None:
+        if self.blocked_timer is not None:
+            self.blocked_timer.cancel()
+            self.blocked_timer = None
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _window_timeout(self) -> None:
+        self.blocked_timer = None
+        error_log.info(
+            "resetting HTTP/2 stream %d from %s: no window for %.0fs",
+            self.stream_id,
+            describe_client(self.connection.client, "unix socket"),
+            self.connection.state.config.timeout_write,
+        )
+        self.reset(_CANCEL)
+        if self.cycle is not None:
+            self.cycle.feed_disconnect()
+
+
+class H2Connection(WriteBackpressure):
+    """One HTTP/2 connection: the protocol of a transport handed over from HTTP/1.1."""
+
+    def __init__(self, state: ServerState, info: ConnectionInfo) -> None:
+        self.state = state
+        self.loop = state.loop
+        self.client = info.client
+        self.server = info.server
+        self.scheme = info.scheme
+        self.extensions = info.extensions
+        self.forwarded = info.forwarded
+        self.wire = H2Wire(state.h2_settings)
+        self.transport: asyncio.Transport | None = None
+        self.streams: dict[int, H2Stream] = {}
+        self._requests = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._flush_pending = False
+        self._closing = False
+        self._lost = False
+
+    # -- taking the transport over -------------------------------------------------
+
+    def start(self, transport: asyncio.Transport, data: bytes) -> None:
+        """Serve HTTP/2 on `transport`, whose first bytes (the preface on) are `data`."""
+        self._take(transport)
+        self.wire.start()
+        self.output_ready()
+        if data:
+            self.data_received(data)
+        self._check_idle()
+
+    def start_upgraded(
+        self,
+        transport: asyncio.Transport,
+        http2_settings: bytes,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]],
+        data: bytes,
+    ) -> None:
+        """Serve HTTP/2 after `101 Switching Protocols` to h2c: the request that asked
+        for it is stream 1, and its response goes there (RFC 7540 section 3.2)."""
+        self._take(transport)
+        self.wire.start_upgraded(http2_settings)
+        self.output_ready()
+        self._open_stream(1, method, target, headers)
+        stream = self.streams.get(1)
+        if stream is not None and stream.cycle is not None:
+            stream.request_ended = True
+            stream.cycle.feed_end()
+        if data:
+            self.data_received(data)
+
+    def _take(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        transport.set_protocol(cast(asyncio.Protocol, self))
+        self.state.connections.add(self)
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Not called: the transport is handed over (`start`)."""
+
+    def data_received(self, data: bytes) -> None:
+        events = self.wire.feed(data)
+        if events:
+            self._dispatch(events)
+        self.output_ready()
+
+    def eof_received(self) -> bool:
+        return False  # The client has gone (net/connection.py says why EOF means that).
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self.state.connections.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        for stream in list(self.streams.values()):
+            stream.ended = True
+            stream.pending = []
+            stream._unblocked()
+            if stream.cycle is not None:
+                stream.cycle.feed_disconnect()
+        self._release_writer()
+
+    # -- events ------------------------------------------------------------------------
+
+    def _dispatch(self, events: list[H2Event]) -> None:
+        # Streams the client opened and reset within this read: no app starts.
+        reset_now = {event.stream_id for event in events if type(event) is StreamReset}
+        for event in events:
+            kind = type(event)
+            stream = self.streams.get(event.stream_id)
+            if kind is BodyReceived:
+                assert isinstance(event, BodyReceived)
+                if stream is not None and stream.cycle is not None:
+                    stream.cycle.feed_body(event.data)  # Flow control bounds it.
+                else:
+                    self.wire.body_consumed(event.stream_id, len(event.data))
+            elif kind is RequestReceived:
+                assert isinstance(event, RequestReceived)
+                if event.stream_id in reset_now:
+                    continue
+                if event.protocol is not None:
+                    # RFC 8441 extended CONNECT: not offered (no ENABLE_CONNECT_PROTOCOL).
+                    self._answer(event.stream_id, 501, "Extended CONNECT is not supported")
+                    continue
+                self._open_stream(event.stream_id, event.method, event.target, event.headers)
+            elif kind is RequestEnded:
+                if stream is not None:
+                    stream.request_ended = True
+                    if stream.cycle is not None:
+                        stream.cycle.feed_end()
+            elif kind is StreamReset:
+                if stream is not None:
+                    stream.ended = True
+                    stream.pending = []
+                    stream._unblocked()
+                    if stream.cycle is not None:
+                        stream.cycle.feed_disconnect()
+            elif kind is WindowOpened:
+                if event.stream_id == 0:
+                    for each in list(self.streams.values()):
+                        if each.pending:
+                            each.window_opened()
+                elif stream is not None and stream.pending:
+                    stream.window_opened()
+            elif kind is RequestRejected:
+                assert isinstance(event, RequestRejected)
+                self._rejected(event, stream)
+            else:
+                assert isinstance(event, ConnectionEnded)
+                self._ended(event)
+                return
+
+    def _open_stream(
+        self, stream_id: int, method: str, target: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        state = self.state
+        if self._closing and stream_id > 1 and self.wire.goaway_last is not None:
+            self.wire.reset(stream_id, 0x7)  # REFUSED_STREAM
+            return
+        scope = http_scope(
+            method,
+            target,
+            "2",
+            headers,
+            self.client,
+            self.server,
+            self.scheme,
+            state.root_path,
+            state.lifespan_state,
+            self.extensions,
+            self.forwarded,
+        )
+        stream = H2Stream(self, stream_id, method)
+        cycle = HTTPCycle(
+            scope,
+            stream,
+            _expects_continue(headers),
+            perf_counter() if state.access_log_enabled else 0.0,
+        )
+        stream.cycle = cycle
+        self.streams[stream_id] = stream
+        self._requests += 1
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        app = state.app_for_request()
+        cycle.task = state.start_app(cycle.run(app), eagerly=False)
+        limit = state.config.limit_requests_per_connection
+        if limit is not None and self._requests >= limit:
+            self.shutdown()  # This was the last: GOAWAY, then close when done.
+
+    def _rejected(self, event: RequestRejected, stream: H2Stream | None) -> None:
+        error_log.info(
+            "rejected HTTP/2 request from %s: %d %s",
+            describe_client(self.client, "unix socket"),
+            event.status,
+            log_safe(event.reason),
+        )
+        if stream is None:
+            self._answer(event.stream_id, event.status, event.reason)
+            return
+        cycle = stream.cycle
+        if cycle is not None and not cycle.head_sent and not stream.ended:
+            cycle.feed_disconnect()  # Its app must stop: the request is refused.
+            self._answer(event.stream_id, event.status, event.reason)
+            stream.ended = True
+        else:
+            stream.reset(_CANCEL)
+            if cycle is not None:
+                cycle.feed_disconnect()
+
+    def _answer(self, stream_id: int, status: int, reason: str) -> None:
+        """hurtle's own plain-text answer on a stream, then the stream is done with."""
+        body = reason.encode("ascii", "replace") + b"\n"
+        fields = self.default_fields(PLAIN_TEXT.names)
+        fields.extend(PLAIN_TEXT.pairs)
+        fields.append((b"content-length", b"%d" % len(body)))
+        wire = self.wire
+        wire.send_headers(stream_id, status, fields, False)
+        if wire.send_data(stream_id, body, True) < len(body):
+            wire.reset(stream_id, _NO_ERROR)
+        if wire.stream_open(stream_id):
+            # The client may still be sending its request: it need not (RFC 9113 8.1).
+            wire.reset(stream_id, _NO_ERROR)
+        self.output_ready()
+
+    def _ended(self, event: ConnectionEnded) -> None:
+        if event.reason:
+            error_log.info(
+                "closing HTTP/2 connection from %s: %s",
+                describe_client(self.client, "unix socket"),
+                log_safe(event.reason),
+            )
+        for stream in list(self.streams.values()):
+            stream.ended = True
+            stream.pending = []
+            stream._unblocked()
+            if stream.cycle is not None:
+                stream.cycle.feed_disconnect()
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def stream_done(self, stream: H2Stream) -> None:
+        """The stream's app returned: forget it once its response has gone too."""
+        self.streams.pop(stream.stream_id, None)
+        self._check_idle()
+
+    # -- output ------------------------------------------------------------------------
+
+    def default_fields(self, names: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
+        """The default header fields (server, date, --header) minus those the app set."""
+        return self.state.default_fields(names)
+
+    def output_ready(self) -> None:
+        """The wire has bytes to send: write them at the end of this turn of the loop."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.state.flush_soon(self)
+
+    def flush(self) -> None:
+        self._flush_pending = False
+        data = self.wire.outgoing()
+        transport = self.transport
+        if data and transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    # -- closing --------------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        if self.streams or self._lost:
+            return
+        if self._closing:
+            self._close()
+        elif self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.state.keep_alive_timeout, self._on_idle)
+
+    def _on_idle(self) -> None:
+        self._idle_timer = None
+        if not self.streams:
+            self._close()
+
+    def _close(self) -> None:
+        self.wire.close(_NO_ERROR)
+        self.flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def shutdown(self) -> None:
+        """Graceful: GOAWAY, finish the streams in flight, then close (RFC 9113 6.8)."""
+        if self._closing:
+            return
+        self._closing = True
+        self.wire.announce_shutdown()
+        self.output_ready()
+        self.loop.call_later(_GOAWAY_GRACE, self._final_goaway)
+
+    def _final_goaway(self) -> None:
+        if self._lost:
+            return
+        self.wire.finish_shutdown()
+        self.output_ready()
+        self._check_idle()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _expects_continue(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"expect":
+            return value.lower() == b"100-continue"
+    return False
