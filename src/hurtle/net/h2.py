@@ -115,8 +115,10 @@ class H2Stream:
         fields.extend(headers.pairs)
         no_body = self.method == "HEAD" or status == 204 or status == 304
         length = headers.content_length
-        if length is None and not more_body and status != 204 and status != 304:
-            length = len(body)  # The whole body is here: say how long it is.
+        if length is None and not more_body and not no_body:
+            # The whole body is here: say how long it is. Not for HEAD: RFC 9110
+            # section 8.6 wants the length a GET would get, which only the app knows.
+            length = len(body)
         if length is not None and status != 204 and status != 304:
             fields.append((b"content-length", b"%d" % length))
             if not no_body:
