@@ -54,12 +54,15 @@ def option(
     cli: bool = True,
     aliases: tuple[str, ...] = (),
     fallback_env: str | None = None,
+    validate: Callable[[Any, str], None] | None = None,
 ) -> Any:
     """Declare one option: the single place where its default and help live.
 
     `aliases` are further flags for it (another server's spelling);
     `fallback_env` is a foreign environment variable read only when no flag,
-    HURTLE_* variable or file sets the option (e.g. WEB_CONCURRENCY).
+    HURTLE_* variable or file sets the option (e.g. WEB_CONCURRENCY);
+    `validate(value, source)` checks what type and range cannot, raising
+    ConfigError, wherever the value came from.
     """
     meta = {
         "help": help,
@@ -71,10 +74,42 @@ def option(
         "cli": cli,
         "aliases": aliases,
         "fallback_env": fallback_env,
+        "validate": validate,
     }
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+# -- validators that options declare (`validate=`) -------------------------
+
+
+def _check_header_option(item: str, source: str) -> None:
+    name, sep, _ = item.partition(":")
+    # RFC 9110 section 5.5: no control characters but HTAB in a field line,
+    # and the value must fit the latin-1 bytes it is sent as.
+    bad = any((c < " " and c != "\t") or "\x7f" <= c <= "\x9f" or c > "\xff" for c in item)
+    if not sep or not name.strip() or bad or not name.strip().isascii():
+        raise ConfigError(
+            source,
+            f"expected 'Name: value' in latin-1 without control characters, got {item!r}",
+        )
+    if any(c in name for c in ' \t()<>@,;\\"/[]?={}'):
+        raise ConfigError(source, f"header name {name.strip()!r} is not a valid HTTP token")
+
+
+def _check_headers(items: list[str], source: str) -> None:
+    for item in items:
+        _check_header_option(item, source)
+
+
+def _check_allow_ips(entries: list[str], source: str) -> None:
+    from hurtle.wire.forwarded import TrustedPeers
+
+    try:
+        TrustedPeers(entries)
+    except ValueError as exc:
+        raise ConfigError(source, str(exc)) from None
 
 
 @dataclass(kw_only=True)
@@ -213,6 +248,7 @@ class Config:
         "sets the same header. Repeat the flag for several headers.",
         group="http",
         metavar="NAME:VALUE",
+        validate=_check_headers,
     )
     server_header: bool = option(True, "Send 'server: hurtle' in responses.", group="http")
     date_header: bool = option(True, "Send the Date header in responses.", group="http")
@@ -482,6 +518,7 @@ class Config:
         group="proxy",
         metavar="ADDRESSES",
         fallback_env="FORWARDED_ALLOW_IPS",
+        validate=_check_allow_ips,
     )
     proxy_headers_style: ProxyHeadersStyle = option(
         "x-forwarded",
@@ -576,6 +613,7 @@ class Option:
     cli: bool
     aliases: tuple[str, ...] = ()
     fallback_env: str | None = None
+    validate: Callable[[Any, str], None] | None = None
 
     @property
     def flag(self) -> str:
@@ -690,34 +728,8 @@ class Option:
             )
         if not ok:
             raise ConfigError(source, f"expected {self.describe()}, got {value!r}")
-        if self.name == "forwarded_allow_ips":
-            _check_allow_ips(value, source)
-        if self.name == "header":
-            for item in value:
-                _check_header_option(item, source)
-
-
-def _check_header_option(item: str, source: str) -> None:
-    name, sep, _ = item.partition(":")
-    # RFC 9110 section 5.5: no control characters but HTAB in a field line,
-    # and the value must fit the latin-1 bytes it is sent as.
-    bad = any((c < " " and c != "\t") or "\x7f" <= c <= "\x9f" or c > "\xff" for c in item)
-    if not sep or not name.strip() or bad or not name.strip().isascii():
-        raise ConfigError(
-            source,
-            f"expected 'Name: value' in latin-1 without control characters, got {item!r}",
-        )
-    if any(c in name for c in ' \t()<>@,;\\"/[]?={}'):
-        raise ConfigError(source, f"header name {name.strip()!r} is not a valid HTTP token")
-
-
-def _check_allow_ips(entries: list[str], source: str) -> None:
-    from hurtle.wire.forwarded import TrustedPeers
-
-    try:
-        TrustedPeers(entries)
-    except ValueError as exc:
-        raise ConfigError(source, str(exc)) from None
+        if self.validate is not None:
+            self.validate(value, source)
 
 
 def _num(value: float) -> str:
@@ -762,6 +774,7 @@ def options() -> tuple[Option, ...]:
                     cli=f.metadata["cli"],
                     aliases=f.metadata["aliases"],
                     fallback_env=f.metadata["fallback_env"],
+                    validate=f.metadata["validate"],
                 )
             )
         _OPTIONS = tuple(result)
