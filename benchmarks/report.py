@@ -466,7 +466,7 @@ def h2_text(run: Run) -> str:
     if not any(BY_KEY[key].kind == "h2load" for key in run.workloads):
         return ""
     return wrap(
-        f"""The HTTP/2 rows are driven by h2load ({run.facts.h2load or "nghttp2"}), one thread
+        f"""The HTTP/2 rows are driven by {run.facts.h2load or "h2load"} (nghttp2), one thread
         on the load client's CPU, against the raw ASGI app: h2c is cleartext with prior
         knowledge on the server's one port; TLS uses a self-signed P-256 certificate for
         127.0.0.1 made for the run, with h2 as the only protocol h2load offers by ALPN.
@@ -503,7 +503,7 @@ Load, per workload (from the repository's root):
 {clients}
 ```
 
-Run it yourself: `make bench` (this page; about 25 minutes) or `make bench-quick` (about
+Run it yourself: `make bench` (this page; about 40 minutes) or `make bench-quick` (about
 a minute; prints the tables only). `python3 benchmarks/harness.py --help` lists the
 options, among them `--hurtle-src DIR` to measure another checkout."""
 

@@ -303,7 +303,10 @@ def measure(
     if workload.kind == "h2load":
         assert clients.h2load is not None, "h2load is found before HTTP/2 rows run"
         if warmup > 0:
-            run_h2load(clients.h2load, workload, server, warmup, cpu)
+            try:
+                run_h2load(clients.h2load, workload, server, warmup, cpu)
+            except WorkloadFailed as error:
+                raise WorkloadFailed(f"in the warm-up: {error}") from error
         return run_h2load(clients.h2load, workload, server, duration, cpu)
     if workload.kind == "websocket":
         echo = ws_echo.run_client(
