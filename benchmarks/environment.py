@@ -38,6 +38,8 @@ STAMP = PEERS_VENV / ".bench-requirements"
 # the chart matplotlib). Unpinned: a run records the versions it measured.
 PEER_REQUIREMENTS = [
     "uvicorn[standard]",
+    # uvicorn's HTTP/2 (`--http zttp --http2`, the HTTP/2 rows) is this separate package.
+    "zttp",
     "granian",
     "hypercorn",
     "uvloop",
@@ -56,6 +58,8 @@ REPORTED_PACKAGES = [
     "hypercorn",
     "uvloop",
     "httptools",
+    "zttp",
+    "h2",
     "websockets",
     "h11",
     "starlette",
@@ -104,23 +108,50 @@ def reexec_in_peers_venv(hurtle_src: Path, upgrade: bool = False) -> None:
         os.execv(str(PEERS_PYTHON), [str(PEERS_PYTHON), *argv])
 
 
-def ensure_wrk() -> str:
-    """The path of wrk, installing Debian's package when it is missing and we may."""
-    found = shutil.which("wrk")
+def ensure_tool(program: str, debian_package: str, advice: str) -> str:
+    """The path of `program`, installing its Debian package when it is missing and we may."""
+    found = shutil.which(program)
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("benchmarks: installing wrk with apt-get", file=sys.stderr)
+        print(f"benchmarks: installing {debian_package} with apt-get", file=sys.stderr)
         quiet = subprocess.DEVNULL
         subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=quiet)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False, stdout=quiet)
-        found = shutil.which("wrk")
+        install = ["apt-get", "install", "-y", "-qq", debian_package]
+        subprocess.run(install, check=False, stdout=quiet)
+        found = shutil.which(program)
         if found:
             return found
     raise SystemExit(
-        "benchmarks: wrk is missing. Install the Debian package (apt-get install wrk) "
-        "or put a wrk 4.x on PATH."
+        f"benchmarks: {program} is missing. Install the Debian package "
+        f"(apt-get install {debian_package}) {advice}."
     )
+
+
+def ensure_wrk() -> str:
+    return ensure_tool("wrk", "wrk", "or put a wrk 4.x on PATH")
+
+
+def ensure_h2load() -> str:
+    """h2load, nghttp2's HTTP/2 load generator, for the HTTP/2 rows."""
+    return ensure_tool("h2load", "nghttp2-client", "or put nghttp2's h2load on PATH")
+
+
+def make_certificate(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once per run for the TLS rows.
+
+    P-256 keeps the handshakes cheap; OpenSSL writes the key as PKCS#8, which granian needs.
+    """
+    if not shutil.which("openssl"):
+        raise SystemExit("benchmarks: openssl is needed to make the TLS rows' certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = [
+        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    return str(cert), str(key)
 
 
 def check_cpus(server_cpu: int, client_cpu: int) -> None:
@@ -217,6 +248,7 @@ class Facts:
     packages: dict[str, str]
     fd_limit: int
     load_before: str
+    h2load: str = ""  # empty: the run had no HTTP/2 rows
 
 
 def cpu_model() -> str:
@@ -252,6 +284,12 @@ def hurtle_version(hurtle_src: Path) -> str:
     return f"{version} (commit {commit}{changes}){compiled}"
 
 
+def h2load_version(h2load: str) -> str:
+    shown = subprocess.run([h2load, "--version"], capture_output=True, text=True, check=False)
+    first = shown.stdout.strip().splitlines()
+    return first[0] if first else "h2load, version unknown"
+
+
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in REPORTED_PACKAGES:
@@ -262,7 +300,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def gather_facts(wrk: str, hurtle_src: Path, fd_limit: int) -> Facts:
+def gather_facts(wrk: str, hurtle_src: Path, fd_limit: int, h2load: str | None = None) -> Facts:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return Facts(
         date=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -275,4 +313,5 @@ def gather_facts(wrk: str, hurtle_src: Path, fd_limit: int) -> Facts:
         packages=package_versions(),
         fd_limit=fd_limit,
         load_before=load,
+        h2load=h2load_version(h2load) if h2load else "",
     )

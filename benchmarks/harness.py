@@ -5,8 +5,10 @@ the WebSocket client of ws_echo.py) on CPU 1. In each round every workload is
 run against every server in turn, each time on a freshly started server
 after a warm-up; the order of the servers rotates from round to round. The
 table shows medians over the rounds and ratios to uvicorn and granian, next
-to hurtle's goals. Then the memory rows: RSS of an idle server and per idle
-keep-alive connection.
+to hurtle's goals. The HTTP/2 rows are driven by h2load, over cleartext (h2c)
+and over TLS with a self-signed certificate made for the run. Then the memory
+rows: RSS of an idle server and per idle keep-alive connection, HTTP/1.1 when
+the run has HTTP/1.1 rows, HTTP/2 when it has HTTP/2 rows.
 
 The harness first creates or updates benchmarks/.venv-peers-3.X, for the Python
 that runs it (the peers, hurtle's dependencies, uvloop, matplotlib), and
@@ -17,6 +19,7 @@ run is bounded in time, and every process started is stopped by its PID.
 
     python3 benchmarks/harness.py            # the full run; writes docs/benchmarks.md
     python3 benchmarks/harness.py --quick    # about a minute; prints the tables only
+    python3 benchmarks/harness.py --workloads h2c,h2c-1x100,h2-tls,h2-tls-1x100,h2c-stream
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import datetime
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +42,16 @@ from environment import (
     build_compiled,
     check_cpus,
     check_hurtle_src,
+    ensure_h2load,
     ensure_wrk,
     gather_facts,
+    make_certificate,
     raise_fd_limit,
     reexec_in_peers_venv,
 )
 from results import Measurement, Run
-from servers import SERVER_NAMES, RunningServer, ServerSetup, shell_line, shown_path
-from workloads import BY_KEY, WORKLOADS, measure, shown_client_command
+from servers import SERVER_NAMES, Protocol, RunningServer, ServerSetup, shell_line, shown_path
+from workloads import BY_KEY, WORKLOADS, Clients, measure, shown_client_command
 
 DOC = REPO / "docs" / "benchmarks.md"
 CHART = REPO / "docs" / "benchmarks.png"
@@ -76,7 +82,7 @@ QUICK = Plan(
     rounds=1,
     duration=2,
     warmup=1,
-    workloads=("plaintext", "pipelined", "upload", "websocket"),
+    workloads=("plaintext", "pipelined", "upload", "websocket", "h2c"),
     servers=SERVER_NAMES,
     memory_servers=("hurtle", "uvicorn"),
     memory_connections=1_000,
@@ -88,6 +94,12 @@ def parse_args() -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="the one-minute check")
+    parser.add_argument(
+        "--h2-only",
+        action="store_true",
+        help="only the HTTP/2 rows and the HTTP/2 memory row (h2c, h2c-1x100, h2-tls, "
+        "h2-tls-1x100, h2c-stream)",
+    )
     parser.add_argument(
         "--rounds", type=int, help="interleaved rounds (full: 5, quick: 1; 0: memory rows only)"
     )
@@ -130,11 +142,12 @@ def parse_args() -> argparse.Namespace:
 
 def make_plan(args: argparse.Namespace) -> Plan:
     base = QUICK if args.quick else FULL
-    workloads = (
-        tuple(args.workloads.split(","))
-        if args.workloads
-        else base.workloads or tuple(w.key for w in WORKLOADS)
-    )
+    if args.workloads:
+        workloads = tuple(args.workloads.split(","))
+    elif args.h2_only:
+        workloads = tuple(w.key for w in WORKLOADS if w.kind == "h2load")
+    else:
+        workloads = base.workloads or tuple(w.key for w in WORKLOADS)
     servers = tuple(args.servers.split(",")) if args.servers else base.servers
     if args.baseline_src is not None and "hurtle-baseline" not in servers:
         servers = (servers[0], "hurtle-baseline", *servers[1:])
@@ -171,6 +184,7 @@ def standard_full_run(args: argparse.Namespace) -> bool:
     partial = (args.rounds, args.duration, args.warmup, args.workloads, args.servers)
     return not (
         args.quick
+        or args.h2_only
         or args.from_results
         or any(value is not None for value in partial)
         or args.memory_connections is not None
@@ -183,6 +197,8 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
     if unknown:
         raise SystemExit(f"benchmarks: unknown workloads {unknown}; known: {list(BY_KEY)}")
     wrk = ensure_wrk()
+    h2_rows = [key for key in plan.workloads if BY_KEY[key].kind == "h2load"]
+    clients = Clients(wrk, ensure_h2load() if h2_rows else None)
     check_cpus(args.server_cpu, args.client_cpu)
     check_hurtle_src(hurtle_src)
     build_compiled(hurtle_src)
@@ -199,10 +215,45 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
             file=sys.stderr,
         )
     os.sched_setaffinity(0, {args.client_cpu})  # This process is the load client's CPU.
-    setup = ServerSetup(hurtle_src, args.server_cpu, baseline_src=baseline_src)
+    with tempfile.TemporaryDirectory(prefix="hurtle-bench-tls-") as tls_directory:
+        # The TLS rows' self-signed certificate for 127.0.0.1, made once per run.
+        tls = make_certificate(Path(tls_directory)) if h2_rows else None
+        setup = ServerSetup(hurtle_src, args.server_cpu, baseline_src=baseline_src, tls=tls)
+        run = run_plan(args, plan, setup, clients, hurtle_src, fd_limit, memory_connections)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    saved = RESULTS / f"{stamp}-{'quick' if args.quick else 'full'}.json"
+    run.save(saved)
+    print(f"saved {shown_path(saved)}", file=sys.stderr)
+    return run
+
+
+def memory_protocols(plan: Plan) -> list[Protocol]:
+    """The memory rows a run has: HTTP/1.1 with HTTP/1.1 rows, HTTP/2 with HTTP/2 rows."""
+    kinds = {BY_KEY[key].kind for key in plan.workloads}
+    protocols: list[Protocol] = []
+    if kinds - {"h2load"}:
+        protocols.append("http1")
+    if "h2load" in kinds:
+        protocols.append("h2c")
+    return protocols
+
+
+def run_plan(
+    args: argparse.Namespace,
+    plan: Plan,
+    setup: ServerSetup,
+    clients: Clients,
+    hurtle_src: Path,
+    fd_limit: int,
+    memory_connections: int,
+) -> Run:
     started = time.monotonic()
+    h2_rows = [BY_KEY[key] for key in plan.workloads if BY_KEY[key].kind == "h2load"]
+    h2_protocols: list[Protocol] = [
+        p for p in ("h2c", "h2") if any(w.protocol == p for w in h2_rows)
+    ]
     run = Run(
-        facts=gather_facts(wrk, hurtle_src, fd_limit),
+        facts=gather_facts(clients.wrk, hurtle_src, fd_limit, clients.h2load),
         settings={
             "invocation": shell_line(["python3", "benchmarks/harness.py", *sys.argv[1:]]),
             "rounds": plan.rounds,
@@ -211,20 +262,26 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
             "server_cpu": args.server_cpu,
             "client_cpu": args.client_cpu,
             "hurtle_src": shown_path(hurtle_src),
-            "baseline_src": shown_path(baseline_src) if baseline_src else "",
+            "baseline_src": shown_path(setup.baseline_src) if setup.baseline_src else "",
             "quick": args.quick,
         },
         servers=list(plan.servers),
         workloads=list(plan.workloads),
         server_commands={name: setup.shown(name) for name in plan.servers},
+        h2_server_commands={
+            f"{name}, {'h2c' if protocol == 'h2c' else 'TLS'}": setup.shown(name, protocol=protocol)
+            for name in plan.servers
+            for protocol in h2_protocols
+        },
         client_commands={
             key: shown_client_command(BY_KEY[key], plan.duration, args.client_cpu)
             for key in plan.workloads
         },
     )
-    throughput_rounds(run, plan, setup, wrk, args.client_cpu, started)
+    throughput_rounds(run, plan, setup, clients, args.client_cpu, started)
     if memory_connections > 0:
-        memory_rows(run, plan.memory_servers, setup, memory_connections)
+        for protocol in memory_protocols(plan):
+            memory_rows(run, plan.memory_servers, setup, memory_connections, protocol)
     if "websocket" in plan.workloads and plan.rounds:
         echo = BY_KEY["websocket"]
         run.ws_client_ceiling = ws_echo.self_test(
@@ -232,15 +289,11 @@ def measure_all(args: argparse.Namespace, hurtle_src: Path) -> Run:
         )
     run.load_after = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     run.wall_seconds = time.monotonic() - started
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    saved = RESULTS / f"{stamp}-{'quick' if args.quick else 'full'}.json"
-    run.save(saved)
-    print(f"saved {shown_path(saved)}", file=sys.stderr)
     return run
 
 
 def throughput_rounds(
-    run: Run, plan: Plan, setup: ServerSetup, wrk: str, client_cpu: int, started: float
+    run: Run, plan: Plan, setup: ServerSetup, clients: Clients, client_cpu: int, started: float
 ) -> None:
     """Every workload on every server, round after round, on a fresh server each time."""
     for round_index in range(plan.rounds):
@@ -251,9 +304,11 @@ def throughput_rounds(
             for name in order:
                 result: Measurement | None = None
                 try:
-                    with RunningServer(setup, name, workload.app) as server:
+                    with RunningServer(
+                        setup, name, workload.app, protocol=workload.protocol
+                    ) as server:
                         result = measure(
-                            wrk, workload, server, plan.duration, plan.warmup, client_cpu
+                            clients, workload, server, plan.duration, plan.warmup, client_cpu
                         )
                 except Exception as error:  # A server that fails a workload: n/a, go on.
                     message = f"{name}, {workload.label}, round {round_index + 1}: {error}"
@@ -262,17 +317,24 @@ def throughput_rounds(
                 progress(round_index + 1, plan.rounds, workload.label, name, result, started)
 
 
-def memory_rows(run: Run, servers: tuple[str, ...], setup: ServerSetup, connections: int) -> None:
+def memory_rows(
+    run: Run,
+    servers: tuple[str, ...],
+    setup: ServerSetup,
+    connections: int,
+    protocol: Protocol = "http1",
+) -> None:
+    kind = "memory" if protocol == "http1" else "memory, HTTP/2"
     for name in servers:
         try:
-            found = memory.measure_memory(setup, name, connections)
+            found = memory.measure_memory(setup, name, connections, protocol)
         except Exception as error:
-            run.failures.append(f"{name}, memory: {error}".splitlines()[0][:300])
+            run.failures.append(f"{name}, {kind}: {error}".splitlines()[0][:300])
             continue
-        run.memory[name] = found
+        (run.memory if protocol == "http1" else run.memory_h2)[name] = found
         per = found.per_connection_kib
         print(
-            f"memory: {name} idle {found.idle_rss_kib / 1024:.1f} MiB, "
+            f"{kind}: {name} idle {found.idle_rss_kib / 1024:.1f} MiB, "
             f"{'n/a' if per is None else f'{per:.1f}'} KiB per connection "
             f"({found.open_connections:,} of {found.wanted_connections:,} open)",
             file=sys.stderr,

@@ -53,6 +53,10 @@ class Run:
     rounds: dict[str, dict[str, list[Measurement | None]]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     memory: dict[str, MemoryResult] = field(default_factory=dict)
+    # The same with HTTP/2 on and idle HTTP/2 connections (h2c, after the SETTINGS exchange).
+    memory_h2: dict[str, MemoryResult] = field(default_factory=dict)
+    # "server, h2c" / "server, TLS" -> its command line for the HTTP/2 rows
+    h2_server_commands: dict[str, str] = field(default_factory=dict)
     ws_client_ceiling: float | None = None
     load_after: str = ""
     wall_seconds: float = 0.0
@@ -63,6 +67,10 @@ class Run:
     def measurements(self, workload: str, server: str) -> list[Measurement]:
         found = self.rounds.get(workload, {}).get(server, [])
         return [entry for entry in found if entry is not None]
+
+    def failed_rounds(self, workload: str, server: str) -> int:
+        """Rounds in which this server failed this workload (no measurement)."""
+        return sum(entry is None for entry in self.rounds.get(workload, {}).get(server, []))
 
     def median_rate(self, workload: str, server: str) -> float | None:
         found = self.measurements(workload, server)
@@ -96,5 +104,7 @@ class Run:
             }
             for workload, by_server in data["rounds"].items()
         }
-        data["memory"] = {name: MemoryResult(**entry) for name, entry in data["memory"].items()}
+        for kind in ("memory", "memory_h2"):  # memory_h2: absent from older runs' files
+            found = data.get(kind, {})
+            data[kind] = {name: MemoryResult(**entry) for name, entry in found.items()}
         return cls(**data)

@@ -13,6 +13,16 @@ every server imports the very same file. Settings that differ and why:
 - hypercorn: `--workers 0`, which serves in the launched process itself rather
   than in one spawned worker.
 
+The HTTP/2 rows start the same servers with HTTP/2 on, over cleartext (h2c with
+prior knowledge) or over TLS (h2 negotiated by ALPN, with the run's self-signed
+certificate for 127.0.0.1):
+
+- hurtle: no flag, HTTP/2 is on by default on the same port as HTTP/1.1.
+- uvicorn: `--http zttp --http2` (its HTTP/2 stack, the `zttp` package) in place
+  of `--http httptools`.
+- granian: `--http 2`, HTTP/2 only (its default, `auto`, sniffs for HTTP/1.1 too).
+- hypercorn: nothing; it serves HTTP/2 on a plain bind and offers h2 by ALPN.
+
 Processes are stopped by PID, never by name.
 """
 
@@ -23,6 +33,7 @@ import os
 import shlex
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -30,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from environment import APPS, PEERS_PYTHON, REPO, hurtle_python_path
 
@@ -37,6 +49,7 @@ HOST = "127.0.0.1"
 BACKLOG = "2048"
 IDLE_SECONDS = 600  # Longer than opening the memory rows' connections takes.
 SERVER_NAMES = ("hurtle", "uvicorn", "granian", "hypercorn")
+Protocol = Literal["http1", "h2c", "h2"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,19 @@ class Launch:
     port: int | str  # a number, or '$PORT' when the command is shown to people
     # The memory rows: hold this many idle keep-alive connections for IDLE_SECONDS.
     idle_connections: int = 0
+    # "http1": as configured for the HTTP/1.1 rows; "h2c": HTTP/2 on, cleartext;
+    # "h2": HTTP/2 on, over TLS with `tls` (certificate file, key file).
+    protocol: Protocol = "http1"
+    tls: tuple[str, str] | None = None
+
+
+def uses_tls(launch: Launch) -> tuple[str, str] | None:
+    """The certificate and key files when this launch serves TLS."""
+    if launch.protocol != "h2":
+        return None
+    if launch.tls is None:
+        raise ValueError("an HTTP/2-over-TLS launch needs the run's certificate and key")
+    return launch.tls
 
 
 def hurtle_command(python: str, launch: Launch) -> list[str]:
@@ -57,17 +83,22 @@ def hurtle_command(python: str, launch: Launch) -> list[str]:
     ]  # fmt: skip
     if launch.idle_connections:
         command += ["--timeout-keep-alive", str(IDLE_SECONDS)]
+    if tls := uses_tls(launch):
+        command += ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]]
     return command
 
 
 def uvicorn_command(python: str, launch: Launch, ws: str = "auto") -> list[str]:
+    http = ["zttp", "--http2"] if launch.protocol != "http1" else ["httptools"]
     command = [
         python, "-m", "uvicorn", launch.app, "--host", HOST, "--port", str(launch.port),
-        "--backlog", BACKLOG, "--loop", "uvloop", "--http", "httptools", "--ws", ws,
+        "--backlog", BACKLOG, "--loop", "uvloop", "--http", *http, "--ws", ws,
         "--no-access-log", "--log-level", "warning", "--ws-ping-interval", "0",
     ]  # fmt: skip
     if launch.idle_connections:
         command += ["--timeout-keep-alive", str(IDLE_SECONDS)]
+    if tls := uses_tls(launch):
+        command += ["--ssl-certfile", tls[0], "--ssl-keyfile", tls[1]]
     return command
 
 
@@ -88,6 +119,10 @@ def granian_command(python: str, launch: Launch) -> list[str]:
         # (by default its backlog): more wait unaccepted.
         command += ["--http1-header-read-timeout", str(min(IDLE_SECONDS, 60) * 1000)]
         command += ["--backpressure", str(launch.idle_connections + 256)]
+    if launch.protocol != "http1":
+        command += ["--http", "2"]
+    if tls := uses_tls(launch):
+        command += ["--ssl-certificate", tls[0], "--ssl-keyfile", tls[1]]
     return [*command, launch.app]
 
 
@@ -98,6 +133,8 @@ def hypercorn_command(python: str, launch: Launch) -> list[str]:
     ]  # fmt: skip
     if launch.idle_connections:
         command += ["--keep-alive", str(IDLE_SECONDS)]
+    if tls := uses_tls(launch):
+        command += ["--certfile", tls[0], "--keyfile", tls[1]]
     return [*command, launch.app]
 
 
@@ -123,9 +160,14 @@ def free_port() -> int:
         return port
 
 
+SHOWN_VARIABLES = ("$PORT", "$CERT", "$KEY")
+
+
 def shell_line(command: list[str]) -> str:
-    """A command as a shell line; '$PORT' stays unquoted, so the line runs as shown."""
-    return " ".join(arg if "$PORT" in arg else shlex.quote(arg) for arg in command)
+    """A command as a shell line; '$PORT', '$CERT', '$KEY' stay unquoted, so it runs as shown."""
+    return " ".join(
+        arg if any(name in arg for name in SHOWN_VARIABLES) else shlex.quote(arg) for arg in command
+    )
 
 
 def shown_path(path: Path | str) -> str:
@@ -142,6 +184,7 @@ class ServerSetup:
     cpu: int
     python: Path = PEERS_PYTHON
     baseline_src: Path | None = None
+    tls: tuple[str, str] | None = None  # the run's certificate and key, for the h2 rows
 
     def command(self, name: str, launch: Launch) -> list[str]:
         return pinned(COMMANDS[name](str(self.python), launch), self.cpu)
@@ -154,9 +197,10 @@ class ServerSetup:
     def env(self, name: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": self.python_path(name)}
 
-    def shown(self, name: str, app: str = "raw:app") -> str:
-        """The command line for people: repository-relative paths, '$PORT' for the port."""
-        command = self.command(name, Launch(app, "$PORT"))
+    def shown(self, name: str, app: str = "raw:app", protocol: Protocol = "http1") -> str:
+        """The command line for people: repository-relative paths, '$PORT' for the port,
+        '$CERT' and '$KEY' for the run's self-signed certificate and its key."""
+        command = self.command(name, Launch(app, "$PORT", protocol=protocol, tls=("$CERT", "$KEY")))
         command[command.index(str(self.python))] = shown_path(self.python)
         paths = ":".join(shown_path(part) for part in self.python_path(name).split(os.pathsep))
         return f"PYTHONPATH={paths} {shell_line(command)}"
@@ -216,10 +260,19 @@ class ServerFailed(RuntimeError):
 class RunningServer:
     """One server process for the time of a `with` block: started, ready, then stopped."""
 
-    def __init__(self, setup: ServerSetup, name: str, app: str, idle_connections: int = 0):
+    def __init__(
+        self,
+        setup: ServerSetup,
+        name: str,
+        app: str,
+        idle_connections: int = 0,
+        protocol: Protocol = "http1",
+    ):
         self.name = name
         self.port = free_port()
-        self.command = setup.command(name, Launch(app, self.port, idle_connections))
+        self.protocol: Protocol = protocol
+        launch = Launch(app, self.port, idle_connections, protocol, setup.tls)
+        self.command = setup.command(name, launch)
         self.env = setup.env(name)
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.process: subprocess.Popen[bytes] | None = None
@@ -273,7 +326,7 @@ class RunningServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ServerFailed(f"{self.name} exited at start-up:\n{self.output()}")
-            if probe(self.port):
+            if probe(self.port, self.protocol):
                 return
             time.sleep(0.05)
         raise ServerFailed(f"{self.name} did not answer within {timeout:g} s:\n{self.output()}")
@@ -300,11 +353,37 @@ class RunningServer:
         self.log.close()
 
 
-def probe(port: int) -> bool:
-    request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+# An empty SETTINGS frame (RFC 9113 section 6.5): length 0, type 0x4, no flags, stream 0.
+H2_EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+H2_SETTINGS_TYPE = 0x4
+
+
+def probe(port: int, protocol: Protocol = "http1") -> bool:
+    """Whether the server answers in `protocol`: an HTTP/1.1 response, or for HTTP/2 the
+    server's SETTINGS frame, its first frame after the client preface (RFC 9113 section 3.4)."""
     try:
-        with socket.create_connection((HOST, port), timeout=2) as sock:
-            sock.sendall(request)
-            return sock.recv(16).startswith(b"HTTP/1.")
-    except OSError:
+        with socket.create_connection((HOST, port), timeout=2) as raw:
+            sock: socket.socket = raw
+            if protocol == "h2":
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE  # The run's own self-signed certificate.
+                context.set_alpn_protocols(["h2"])
+                wrapped = context.wrap_socket(raw)
+                if wrapped.selected_alpn_protocol() != "h2":
+                    return False
+                sock = wrapped
+            if protocol == "http1":
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                return sock.recv(16).startswith(b"HTTP/1.")
+            sock.sendall(H2_PREFACE + H2_EMPTY_SETTINGS)
+            head = b""
+            while len(head) < 9:
+                more = sock.recv(9 - len(head))
+                if not more:
+                    return False
+                head += more
+            return head[3] == H2_SETTINGS_TYPE
+    except (OSError, ssl.SSLError):
         return False
