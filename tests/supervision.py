@@ -132,19 +132,10 @@ class LoadGenerator:
     failure is any exception or a status other than 200.
     """
 
-    def __init__(
-        self,
-        url: str,
-        keep_alive_threads: int = 4,
-        new_connection_threads: int = 1,
-        http2: bool = False,
-    ):
-        """`http2`: every request over HTTP/2 with prior knowledge (httpx opens a new
-        connection after a GOAWAY, as a browser does)."""
+    def __init__(self, url: str, keep_alive_threads: int = 4, new_connection_threads: int = 1):
         import threading
 
         self.url = url
-        self.http2 = http2
         self.ok = 0
         self.failures: list[str] = []
         self.bodies: dict[str, int] = {}
@@ -169,18 +160,11 @@ class LoadGenerator:
         import httpx
 
         deadline = time.monotonic() + 60  # A hard bound, whatever the test does.
-        http2 = self.http2
-        # HTTP/2 has no Connection header (RFC 9113 section 8.2.2): a new client each time.
-        headers = {"connection": "close"} if new_connections and not http2 else {}
-        fresh = new_connections and http2
-        with httpx.Client(timeout=10, http1=not http2, http2=http2) as client:
+        headers = {"connection": "close"} if new_connections else {}
+        with httpx.Client(timeout=10) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
-                    if fresh:
-                        with httpx.Client(timeout=10, http1=False, http2=True) as once:
-                            response = once.get(self.url)
-                    else:
-                        response = client.get(self.url, headers=headers)
+                    response = client.get(self.url, headers=headers)
                 except httpx.HTTPError as exc:
                     with self._lock:
                         self.failures.append(f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,6 +149,24 @@ class InProcessServer:
         if self._loop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self.server.shutdown)
         self._thread.join(timeout)
+
+
+def debian_tool(command: str, package: str) -> str:
+    """The path of `command`, installing Debian's `package` when it is missing.
+
+    CI runs as root on a machine that reaches Debian's archive; a test that
+    needs a real client (h2load, nghttp) installs it rather than skip.
+    """
+    found = shutil.which(command)
+    if found is None:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", package], check=True, env=env, timeout=600
+        )
+        found = shutil.which(command)
+    assert found is not None, f"{package} installed no {command}"
+    return found
 
 
 def raw_request(port: int, data: bytes, timeout: float = 2.0, host: str = "127.0.0.1") -> bytes:
