@@ -52,7 +52,7 @@ conformance-full: $(VENV)/.installed-runtime
 
 # Benchmarks against uvicorn, granian and hypercorn (benchmarks/harness.py). They make
 # their own venv per Python version, benchmarks/.venv-peers-3.X, and every server runs
-# under BENCH_PYTHON. `make bench` (~25 min) rewrites docs/benchmarks.md and
+# under BENCH_PYTHON. `make bench` (~40 min) rewrites docs/benchmarks.md and
 # docs/benchmarks.png; `make bench-quick` (~1 min) only prints. Pass options with
 # BENCH_ARGS, e.g. BENCH_ARGS='--hurtle-src /tmp/bench-head/src'.
 BENCH_PYTHON ?= $(PYTHON)
