@@ -33,12 +33,13 @@ from hurtle.asgi.http_core import (
     SERVICE_UNAVAILABLE_HEADERS,
     HTTPCycleCore,
 )
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Receive, Scope, Send
+from hurtle.asgi.running import RunsApp
+from hurtle.asgi.types import ClientDisconnected, Message, Receive, Scope, Send
 
 __all__ = ["HTTPCycle", "service_unavailable"]
 
 
-class HTTPCycle(HTTPCycleCore):
+class HTTPCycle(HTTPCycleCore, RunsApp):
     __slots__ = ()
 
     async def receive(self) -> Message:
@@ -54,18 +55,6 @@ class HTTPCycle(HTTPCycleCore):
             await paused
             if self.disconnected and not self.response_complete:
                 raise ClientDisconnected("the client disconnected")
-
-    async def run(self, app: ASGIApp) -> None:
-        try:
-            await app(self.scope, self.receive, self.send)
-        except BaseException as exc:
-            self._app_failed(exc)
-            if not isinstance(exc, Exception):
-                raise  # CancelledError, KeyboardInterrupt: let them through.
-        else:
-            self._app_returned()
-        finally:
-            self._cycle_over()
 
 
 async def service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:

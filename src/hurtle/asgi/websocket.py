@@ -29,7 +29,8 @@ from enum import Enum
 from typing import Any, Protocol
 
 from hurtle.asgi.http_core import PLAIN_TEXT, check_response_start, log_app_failure
-from hurtle.asgi.types import ASGIApp, ClientDisconnected, Message, Scope
+from hurtle.asgi.running import RunsApp
+from hurtle.asgi.types import ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import access_log, error_log, log_safe, log_websocket
 from hurtle.wire.headers import InvalidResponse, ResponseHeaders
@@ -68,7 +69,7 @@ class Phase(Enum):
     CLOSED = "closed"
 
 
-class WebSocketCycle(Wakeable):
+class WebSocketCycle(Wakeable, RunsApp):
     def __init__(self, scope: Scope, stream: WebSocketStream, max_queue: int) -> None:
         self.scope = scope
         self.stream = stream
@@ -219,26 +220,20 @@ class WebSocketCycle(Wakeable):
 
     # -- running the app -------------------------------------------------------
 
-    async def run(self, app: ASGIApp) -> None:
-        try:
-            await app(self.scope, self.receive, self.send)
-        except BaseException as exc:
-            self._app_failed(exc)
-            if not isinstance(exc, Exception):
-                raise
-        else:
-            if self.phase is Phase.CONNECTING:
-                error_log.error("ASGI app returned without accepting or closing the WebSocket")
-                self._deny(500, b"Internal Server Error\n")
-            elif self.phase is Phase.OPEN:
-                self.phase = Phase.CLOSING
-                self.stream.close(1000, "")
-            elif self.phase is Phase.DENYING:
-                error_log.error("ASGI app returned without completing its denial response")
-                self.stream.close(1006, "")
-        finally:
-            self._wake()
-            self.stream.cycle_finished(self)
+    def _app_returned(self) -> None:
+        if self.phase is Phase.CONNECTING:
+            error_log.error("ASGI app returned without accepting or closing the WebSocket")
+            self._deny(500, b"Internal Server Error\n")
+        elif self.phase is Phase.OPEN:
+            self.phase = Phase.CLOSING
+            self.stream.close(1000, "")
+        elif self.phase is Phase.DENYING:
+            error_log.error("ASGI app returned without completing its denial response")
+            self.stream.close(1006, "")
+
+    def _cycle_over(self) -> None:
+        self._wake()
+        self.stream.cycle_finished(self)
 
     def _app_failed(self, exc: BaseException) -> None:
         if not log_app_failure(exc, self._disconnected, "WebSocket message"):
