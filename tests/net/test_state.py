@@ -46,9 +46,14 @@ class ClockLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self.now
 
-    def call_soon(self, callback: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
+    def call_soon(  # type: ignore[override]
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
         self.soon.append(callback)
-        return super().call_soon(callback, *args, **kwargs)
+        return super().call_soon(callback, *args, context=context)
 
     def spin(self, turns: int = 3) -> None:
         for _ in range(turns):
