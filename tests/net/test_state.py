@@ -60,6 +60,8 @@ class ClockLoop(asyncio.SelectorEventLoop):
             self.run_until_complete(asyncio.sleep(0))
 
     def advance(self, seconds: float) -> None:
+        """Let what is due now run, then move the clock on and let what fell due run."""
+        self.spin()
         self.now += seconds
         self.spin()
 
