@@ -414,13 +414,6 @@ async def return_with_the_denial_head_held(receive: Receive, send: Send) -> None
     await send(DENY_START)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asgi/websocket.py: while a denial's websocket.http.response.start is held "
-    "(nothing written), an app failure or early return closes the transport with no "
-    "HTTP answer at all (stream.close(1006) while connecting); the HTTP cycle answers "
-    "the same case (RESPONSE_HELD) with its 500",
-)
 @pytest.mark.parametrize("app", [fail_with_the_denial_head_held, return_with_the_denial_head_held])
 def test_an_app_that_ends_with_the_denial_head_held_gets_a_500(
     app: Callable[[Receive, Send], Awaitable[None]],

@@ -229,7 +229,7 @@ class WebSocketCycle(Wakeable, RunsApp):
             self.stream.close(1000, "")
         elif self.phase is Phase.DENYING:
             error_log.error("ASGI app returned without completing its denial response")
-            self.stream.close(1006, "")
+            self._end_denial()
 
     def _cycle_over(self) -> None:
         self._wake()
@@ -244,4 +244,13 @@ class WebSocketCycle(Wakeable, RunsApp):
             self.phase = Phase.CLOSING
             self.stream.close(1011, "")  # RFC 6455 section 7.4.1: internal error.
         elif self.phase is Phase.DENYING:
+            self._end_denial()
+
+    def _end_denial(self) -> None:
+        """A denial response the app did not complete: a 500 while its head is still
+        held (nothing was written, as for HTTP), else the connection is cut."""
+        if self._denial_head is not None:
+            self._denial_head = None
+            self._deny(500, b"Internal Server Error\n")
+        else:
             self.stream.close(1006, "")
