@@ -210,3 +210,124 @@ class RawConnection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class H2Client:
+    """The h2 library in client mode over a plain socket (prior knowledge): it keeps the
+    windows, acknowledges the data it reads (unless `auto_ack` is off) and collects
+    each stream's response."""
+
+    def __init__(
+        self, port: int, settings: dict[int, int] | None = None, auto_ack: bool = True
+    ) -> None:
+        import h2.config
+        import h2.connection
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        config = h2.config.H2Configuration(client_side=True, header_encoding=None)
+        self.h2 = h2.connection.H2Connection(config)
+        self.h2.initiate_connection()
+        if settings:
+            self.h2.update_settings(settings)
+        self.auto_ack = auto_ack
+        self.status: dict[int, int] = {}
+        self.headers: dict[int, list[tuple[bytes, bytes]]] = {}
+        self.bodies: dict[int, bytes] = {}
+        self.ended: set[int] = set()
+        self.reset: dict[int, int] = {}
+        self.goaways: list[tuple[int, int]] = []  # (error code, last stream id)
+        self.closed = False
+        self.flush()
+
+    def flush(self) -> None:
+        data = self.h2.data_to_send()
+        if data:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.closed = True
+
+    def request(
+        self,
+        path: bytes = b"/",
+        method: bytes = b"GET",
+        body: bytes | None = None,
+        extra: list[tuple[bytes, bytes]] | None = None,
+        end: bool = True,
+    ) -> int:
+        stream_id: int = self.h2.get_next_available_stream_id()
+        headers = request_headers(path, method, b"127.0.0.1", extra)
+        self.h2.send_headers(stream_id, headers, end_stream=end and body is None)
+        self.flush()
+        if body is not None:
+            self.send_body(stream_id, body, end)
+        return stream_id
+
+    def send_body(self, stream_id: int, body: bytes, end: bool = True, timeout: float = 10) -> None:
+        """Send within the server's windows, reading its WINDOW_UPDATEs as needed."""
+        deadline = time.monotonic() + timeout
+        view = memoryview(body)
+        while view:
+            window = min(
+                self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size
+            )
+            if window <= 0:
+                if time.monotonic() > deadline or self.closed:
+                    raise TimeoutError("no window from the server")
+                self.pump(0.2)
+                continue
+            self.h2.send_data(stream_id, view[:window].tobytes())
+            view = view[window:]
+            self.flush()
+        if end:
+            self.h2.end_stream(stream_id)
+            self.flush()
+
+    def pump(self, timeout: float = 10.0) -> bool:
+        """One read; False when the connection closed or nothing came in `timeout`."""
+        import h2.events
+
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(1 << 20)
+        except TimeoutError:
+            return False
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived):
+                self.headers[event.stream_id] = list(event.headers)
+                self.status[event.stream_id] = int(dict(event.headers)[b":status"])
+            elif isinstance(event, h2.events.DataReceived):
+                self.bodies[event.stream_id] = self.bodies.get(event.stream_id, b"") + event.data
+                if self.auto_ack:
+                    self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.StreamEnded):
+                self.ended.add(event.stream_id)
+            elif isinstance(event, h2.events.StreamReset):
+                self.reset[event.stream_id] = int(event.error_code)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                self.goaways.append((int(event.error_code or 0), int(event.last_stream_id or 0)))
+        self.flush()
+        return True
+
+    def wait(self, done: object, timeout: float = 10.0) -> None:
+        """Read until `done()` holds; fail after `timeout` seconds."""
+        assert callable(done)
+        deadline = time.monotonic() + timeout
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.closed and not done()):
+                raise AssertionError("the server did not do it in time")
+            self.pump(min(left, 1.0))
+
+    def wait_response(self, stream_id: int, timeout: float = 10.0) -> tuple[int, bytes]:
+        self.wait(lambda: stream_id in self.ended or stream_id in self.reset, timeout)
+        assert stream_id in self.ended, f"stream {stream_id} reset: {self.reset[stream_id]}"
+        return self.status[stream_id], self.bodies.get(stream_id, b"")
+
+    def close(self) -> None:
+        self.sock.close()
