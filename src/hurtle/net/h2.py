@@ -59,6 +59,9 @@ __all__ = ["H2Connection", "H2Stream"]
 _INTERNAL_ERROR = 0x2
 _CANCEL = 0x8
 _NO_ERROR = 0x0
+# Response fields that belong to an HTTP/1.1 connection (RFC 9113 section
+# 8.2.2); connection and transfer-encoding never reach `pairs` (wire/headers.py).
+_CONNECTION_SPECIFIC = frozenset([b"keep-alive", b"proxy-connection", b"upgrade"])
 # Seconds between the two GOAWAYs of a graceful shutdown: at least a round
 # trip on any network hurtle serves, so requests in flight when the first
 # one left are not refused by the second (RFC 9113 section 6.8).
@@ -112,7 +115,12 @@ class H2Stream:
         if self.ended:
             return None
         fields = connection.default_fields(headers.names)
-        fields.extend(headers.pairs)
+        if _CONNECTION_SPECIFIC.isdisjoint(headers.names):
+            fields.extend(headers.pairs)
+        else:
+            # RFC 9113 section 8.2.2: HTTP/2 carries no connection-specific
+            # fields; a client treats a response with them as malformed.
+            fields.extend(pair for pair in headers.pairs if pair[0] not in _CONNECTION_SPECIFIC)
         no_body = self.method == "HEAD" or status == 204 or status == 304
         length = headers.content_length
         if length is None and not more_body and not no_body:
@@ -259,6 +267,7 @@ class H2Connection(WriteBackpressure):
         self._flush_pending = False
         self._closing = False
         self._lost = False
+        self._write_timer: asyncio.TimerHandle | None = None
 
     # -- taking the transport over -------------------------------------------------
 
@@ -318,6 +327,7 @@ class H2Connection(WriteBackpressure):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        self._writing_resumed()
         for stream in list(self.streams.values()):
             stream.ended = True
             stream.pending = []
@@ -325,6 +335,36 @@ class H2Connection(WriteBackpressure):
             if stream.cycle is not None:
                 stream.cycle.feed_disconnect()
         self._release_writer()
+
+    # -- write backpressure (WriteBackpressure's hooks) -------------------------------
+
+    def _writing_paused(self) -> None:
+        # A client that does not read its socket: stop reading it too, so
+        # that what hurtle answers by itself (PING and SETTINGS ACKs,
+        # RST_STREAM) cannot pile up unread; after --timeout-write, give up.
+        transport = self.transport
+        if self._write_timer is None and transport is not None:
+            transport.pause_reading()
+            self._write_timer = self.loop.call_later(
+                self.state.config.timeout_write, self._on_write_timeout
+            )
+
+    def _writing_resumed(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+            transport = self.transport
+            if transport is not None and not self._lost:
+                transport.resume_reading()
+
+    def _on_write_timeout(self) -> None:
+        self._write_timer = None
+        error_log.info(
+            "closing HTTP/2 connection from %s: it read nothing for %.0fs",
+            describe_client(self.client, "unix socket"),
+            self.state.config.timeout_write,
+        )
+        self.abort()
 
     # -- events ------------------------------------------------------------------------
 

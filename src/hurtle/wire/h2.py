@@ -48,7 +48,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from hyperframe.frame import GoAwayFrame
+import h2.stream
+from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
 __all__ = [
     "PREFACE",
@@ -193,6 +194,92 @@ class ConnectionEnded(H2Event):
         self.reason = reason
 
 
+class _ServerConnection(h2.connection.H2Connection):
+    """h2's connection, with a malformed request a stream error, not a connection error.
+
+    RFC 9113 section 8.1.1: a malformed request (a bad header block, a body
+    that disagrees with its content-length) is a stream error of type
+    PROTOCOL_ERROR; h2 ends the whole connection for it, and with it every
+    other request in flight. And section 5.1.2: a stream past
+    SETTINGS_MAX_CONCURRENT_STREAMS is refused (REFUSED_STREAM), which h2
+    makes a connection error too. These overrides of h2's frame handlers
+    turn them into stream errors; tests/wire/test_h2.py holds them to it, for
+    the h2 versions pyproject.toml allows.
+
+    `eventless_frames` counts frames that gave no event (DATA or HEADERS on
+    a stream already closed, answered with RST_STREAM): H2Wire's idle-frame
+    budget counts them with the others.
+    """
+
+    eventless_frames = 0
+
+    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
+        events = super()._receive_frame(frame)
+        if not events:
+            self.eventless_frames += 1
+        return events
+
+    def _receive_headers_frame(
+        self, frame: HeadersFrame
+    ) -> tuple[list[Frame], list[h2.events.Event]]:
+        stream_id = frame.stream_id
+        is_new = stream_id not in self.streams
+        try:
+            return super()._receive_headers_frame(frame)
+        except h2.exceptions.TooManyStreamsError:
+            return self._refuse(frame)
+        except h2.exceptions.ProtocolError as exc:
+            # A new stream exists once its block decoded and its id was
+            # valid: what failed was the check of the request (pseudo-header
+            # rules, names, values, content-length), a malformed request.
+            if not is_new or stream_id not in self.streams or _is_connection_error(exc):
+                raise
+            return [], [self._stream_error(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)]
+
+    def _receive_data_frame(self, frame: DataFrame) -> tuple[list[Frame], list[h2.events.Event]]:
+        try:
+            return super()._receive_data_frame(frame)
+        except h2.exceptions.InvalidBodyLengthError:
+            # More DATA than content-length said, or END_STREAM with less:
+            # the window was spent, so hand it back with the reset.
+            self.acknowledge_received_data(frame.flow_controlled_length, frame.stream_id)
+            return [], [self._stream_error(frame.stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)]
+
+    def _refuse(self, frame: HeadersFrame) -> tuple[list[Frame], list[h2.events.Event]]:
+        stream_id = frame.stream_id
+        # The block is decoded all the same: HPACK's table must stay in step
+        # with the client's (RFC 9113 section 4.3).
+        h2.connection._decode_headers(self.decoder, frame.data)
+        if stream_id <= self.highest_inbound_stream_id or stream_id % 2 == 0:
+            raise h2.exceptions.ProtocolError("invalid stream id")  # Section 5.1.1.
+        self.highest_inbound_stream_id = stream_id
+        # Later frames on it get RST_STREAM STREAM_CLOSED, as on any reset stream.
+        self._closed_streams[stream_id] = h2.stream.StreamClosedBy.SEND_RST_STREAM
+        reset = RstStreamFrame(stream_id)
+        reset.error_code = h2.errors.ErrorCodes.REFUSED_STREAM
+        return [reset], []
+
+    def _stream_error(self, stream_id: int, error_code: int) -> h2.events.StreamReset:
+        self.reset_stream(stream_id, error_code)
+        # Built without __init__, whose signature changed in h2 4.2.
+        event = h2.events.StreamReset.__new__(h2.events.StreamReset)
+        event.stream_id = stream_id
+        event.error_code = error_code
+        event.remote_reset = False
+        return event
+
+
+def _is_connection_error(exc: h2.exceptions.ProtocolError) -> bool:
+    return isinstance(
+        exc,
+        h2.exceptions.StreamClosedError
+        | h2.exceptions.FlowControlError
+        | h2.exceptions.DenialOfServiceError
+        | h2.exceptions.FrameTooLargeError
+        | h2.exceptions.FrameDataMissingError,
+    )
+
+
 class H2Wire:
     """One server-side HTTP/2 connection: bytes in, events out; responses in, bytes out."""
 
@@ -208,7 +295,7 @@ class H2Wire:
             normalize_outbound_headers=False,
         )
         self.settings = settings
-        connection = self._h2 = h2.connection.H2Connection(config)
+        connection = self._h2 = _ServerConnection(config)
         codes = h2.settings.SettingCodes
         values = {
             codes.MAX_CONCURRENT_STREAMS: settings.max_concurrent_streams,
@@ -266,8 +353,9 @@ class H2Wire:
         """Events for the bytes the client sent; a ConnectionEnded event ends the list."""
         if self.closed:
             return []
+        connection = self._h2
         try:
-            h2_events = self._h2.receive_data(data)
+            h2_events = connection.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             # h2 has queued a GOAWAY with the error's code (RFC 9113 section 5.4.1).
             return [self._ended(int(exc.error_code), str(exc) or type(exc).__name__)]
@@ -276,6 +364,9 @@ class H2Wire:
             self._translate(event, events)
             if self.closed:
                 break
+        if connection.eventless_frames and not self.closed:
+            self._count_idle_frame(events, connection.eventless_frames)
+            connection.eventless_frames = 0
         return events
 
     def _translate(self, event: h2.events.Event, events: list[H2Event]) -> None:
@@ -404,10 +495,16 @@ class H2Wire:
 
     def _reset_received(self, event: h2.events.StreamReset, events: list[H2Event]) -> None:
         stream_id = event.stream_id
+        dispatched = stream_id in self._dispatched
         self._forget(stream_id)
         if stream_id in self._finished:
             self._finished.discard(stream_id)
             return
+        if not event.remote_reset and not dispatched:
+            return  # A malformed request hurtle reset before any app saw it.
+        # Resets the client causes hurtle to send (a malformed body, a window
+        # overflow) spend the budget too: they free a stream slot while its
+        # app may still run ("MadeYouReset", CVE-2025-8671).
         self._reset_budget -= 1
         events.append(StreamReset(stream_id, int(event.error_code or 0)))
         if self._reset_budget < 0:
@@ -418,8 +515,8 @@ class H2Wire:
                 )
             )
 
-    def _count_idle_frame(self, events: list[H2Event]) -> None:
-        self._idle_frames += 1
+    def _count_idle_frame(self, events: list[H2Event], frames: int = 1) -> None:
+        self._idle_frames += frames
         if self._idle_frames > IDLE_FRAME_BUDGET and not self.closed:
             events.append(
                 self._fail(
