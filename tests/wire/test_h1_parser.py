@@ -1029,3 +1029,44 @@ def test_event_reprs_name_what_happened() -> None:
         "REQUEST_ENDED",
     ]
     assert repr(events[3]).startswith("RequestRejected(400, 'Malformed request: ")
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 4\r\n\r\nbody", b"Transfer-Encoding: chunked\r\n\r\n4\r\nbody\r\n0\r\n\r\n"],
+    ids=["content-length", "chunked"],
+)
+@pytest.mark.parametrize("split", [False, True])
+def test_an_upgrade_request_with_a_body_is_served_with_its_body(
+    framing: bytes, split: bool
+) -> None:
+    """RFC 9110 section 7.8: a server may ignore Upgrade, and then serves the request as
+    it is. llhttp takes every byte after an Upgrade head for the new protocol's; hurtle
+    never upgrades a request with a body (a WebSocket handshake is a GET; h2c is taken
+    without a body only), so the body is read and reaches the app, and the connection
+    closes after the response. Before, the app saw an empty body."""
+    head = b"POST /x HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n" + framing
+    chunks = (
+        (head[: len(head) - 3], head[len(head) - 3 :], b"GET / HTTP/1.1\r\n")
+        if split
+        else (head + b"GET / HTTP/1.1\r\n",)
+    )
+    parser = H1Parser(H1Limits())
+    events = feed_all(parser, *chunks)
+    assert isinstance(events[0], RequestReceived)
+    assert events[0].upgrade is None  # Not offered to the connection as an upgrade.
+    assert not events[0].keep_alive
+    assert b"".join(e.data for e in events if isinstance(e, BodyReceived)) == b"body"
+    assert events[-1] is REQUEST_ENDED
+    assert parser.stopped  # What follows the body is never read.
+
+
+def test_an_upgrade_request_without_a_body_is_still_an_upgrade() -> None:
+    parser = H1Parser(H1Limits())
+    events = feed_all(
+        parser,
+        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nrest",
+    )
+    assert isinstance(events[0], RequestReceived)
+    assert events[0].upgrade == b"websocket"
+    assert parser.upgraded and parser.upgrade_data == b"rest"

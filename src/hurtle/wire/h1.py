@@ -208,6 +208,7 @@ class H1Parser:
         "_te_final_chunked",
         "_te_unknown",
         "_upgrade",
+        "_upgrade_body",
         "_url",
         "_valid_host",
         "stopped",
@@ -237,6 +238,9 @@ class H1Parser:
         self._content_length = -1
         self._expect_continue = False
         self._upgrade: bytes | None = None
+        # The framing of the body of an upgrade request hurtle serves as it
+        # is (see on_headers_complete), until llhttp hands it over.
+        self._upgrade_body: bytes | None = None
         self._chunked = False
         self._te_final_chunked = False
         self._te_unknown = False
@@ -266,10 +270,14 @@ class H1Parser:
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            # RFC 9110 section 7.8: after an accepted upgrade (or CONNECT) the
-            # bytes that follow belong to another protocol.
-            self.stopped = self.upgraded = True
-            self.upgrade_data = bytes(data[exc.args[0] :]) if exc.args else b""
+            rest = bytes(data[exc.args[0] :]) if exc.args else b""
+            if self._upgrade_body is not None:
+                self._read_upgrade_body(rest)
+            else:
+                # RFC 9110 section 7.8: after an accepted upgrade (or CONNECT)
+                # the bytes that follow belong to another protocol.
+                self.stopped = self.upgraded = True
+                self.upgrade_data = rest
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if isinstance(cause, RequestRefused):
@@ -292,6 +300,27 @@ class H1Parser:
         events = self._events
         self._events = []
         return events
+
+    def _read_upgrade_body(self, rest: bytes) -> None:
+        """Go on reading the body of an upgrade request that is served as it is.
+
+        llhttp takes every bytes after an Upgrade request's head for the new
+        protocol's; a second llhttp parser, told the body's framing by a head
+        of its own, reads the body that is there instead. The connection
+        closes after the response (`upgraded`): what follows the body is
+        never read.
+        """
+        framing = self._upgrade_body
+        assert framing is not None
+        self._upgrade_body = None
+        self.upgraded = True
+        self._parser = httptools.HttpRequestParser(_UpgradeRequestBody(self))
+        self._parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+        if rest:
+            # Not `self._events.extend(self.feed(rest))`: feed() replaces the
+            # list that `self._events.extend` would have been bound to.
+            events = self.feed(rest)
+            self._events.extend(events)
 
     def _reject(self, status: int, reason: str) -> None:
         self.stopped = True
@@ -399,6 +428,25 @@ class H1Parser:
             # RFC 9112 section 6.1: a transfer coding the server does not
             # understand (only chunked is decoded) SHOULD get 501.
             raise RequestRefused(501, "Transfer coding not implemented: only chunked is")
+        upgrade = self._upgrade
+        if (
+            (content_length > 0 or self._chunked)
+            and upgrade is not None
+            and parser.should_upgrade()
+        ):
+            # RFC 9110 section 7.8: a server may ignore Upgrade. hurtle takes
+            # only requests without a body (a WebSocket handshake is a GET,
+            # RFC 6455 section 4.1; h2c, net/connection.py), so this one is
+            # served as it is, with its body, and the connection closes after.
+            # (llhttp takes the bytes after the head for the new protocol's,
+            # body or not: should_upgrade() says it will.)
+            upgrade = None
+            keep_alive = False
+            self._upgrade_body = (
+                b"transfer-encoding: chunked"
+                if self._chunked
+                else b"content-length: %d" % content_length
+            )
         url = self._url
         headers = self._headers
         if url[:1] != b"/":
@@ -414,7 +462,7 @@ class H1Parser:
                 headers,
                 keep_alive,
                 expect_continue,
-                self._upgrade,
+                upgrade,
             )
         )
         # Trailer fields (after a chunked body) come through on_header too. RFC
@@ -450,6 +498,8 @@ class H1Parser:
 
     def on_message_complete(self) -> None:
         self._enter(None)
+        if self._upgrade_body is not None:
+            return  # Not the end: llhttp skipped the body (see _read_upgrade_body).
         self._events.append(REQUEST_ENDED)
         if self._last_message:
             raise LastMessage()  # Stops llhttp here, in the middle of a read (see feed).
@@ -462,6 +512,20 @@ class H1Parser:
             self._te_final_chunked = codings[-1] == b"chunked"
             if any(coding != b"chunked" for coding in codings):
                 self._te_unknown = True
+
+
+class _UpgradeRequestBody:
+    """The callbacks of the llhttp parser that reads an upgrade request's body."""
+
+    def __init__(self, parser: H1Parser) -> None:
+        self.parser = parser
+
+    def on_body(self, body: bytes) -> None:
+        self.parser.on_body(body)  # Counted and limited as any body.
+
+    def on_message_complete(self) -> None:
+        self.parser._events.append(REQUEST_ENDED)
+        self.parser.stopped = True
 
 
 def _check_other_target(
