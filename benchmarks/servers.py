@@ -80,6 +80,11 @@ def hurtle_command(python: str, launch: Launch) -> list[str]:
         python, "-m", "hurtle", launch.app, "--host", HOST, "--port", str(launch.port),
         "--backlog", BACKLOG, "--loop", "uvloop", "--no-access-log", "--log-level", "warning",
         "--ws-ping-interval", "0",
+        # The peers close no connection after a number of requests; hurtle's
+        # default (10,000, then GOAWAY or Connection: close) would end the
+        # single connection of the "1 x 100 streams" rows within a second,
+        # and h2load's -D runs do not reconnect.
+        "--limit-requests-per-connection", "none",
     ]  # fmt: skip
     if launch.idle_connections:
         command += ["--timeout-keep-alive", str(IDLE_SECONDS)]
