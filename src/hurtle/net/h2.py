@@ -210,6 +210,15 @@ class H2Stream:
         self.pending = []
         self._unblocked()
 
+    def client_gone(self) -> None:
+        """The client reset the stream or the connection is lost: nothing more goes out,
+        a `send` waiting for window wakes, and the app hears `http.disconnect`."""
+        self.ended = True
+        self.pending = []
+        self._unblocked()
+        if self.cycle is not None:
+            self.cycle.feed_disconnect()
+
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
         self.connection.state.request_finished(cycle.task)
         if not cycle.response_complete and not self.ended:
@@ -329,11 +338,7 @@ class H2Connection(WriteBackpressure):
             self._idle_timer = None
         self._writing_resumed()
         for stream in list(self.streams.values()):
-            stream.ended = True
-            stream.pending = []
-            stream._unblocked()
-            if stream.cycle is not None:
-                stream.cycle.feed_disconnect()
+            stream.client_gone()
         self._release_writer()
 
     # -- write backpressure (WriteBackpressure's hooks) -------------------------------
@@ -396,11 +401,7 @@ class H2Connection(WriteBackpressure):
                         stream.cycle.feed_end()
             elif kind is StreamReset:
                 if stream is not None:
-                    stream.ended = True
-                    stream.pending = []
-                    stream._unblocked()
-                    if stream.cycle is not None:
-                        stream.cycle.feed_disconnect()
+                    stream.client_gone()
             elif kind is WindowOpened:
                 if event.stream_id == 0:
                     for each in list(self.streams.values()):
@@ -498,11 +499,7 @@ class H2Connection(WriteBackpressure):
                 log_safe(event.reason),
             )
         for stream in list(self.streams.values()):
-            stream.ended = True
-            stream.pending = []
-            stream._unblocked()
-            if stream.cycle is not None:
-                stream.cycle.feed_disconnect()
+            stream.client_gone()
         self.flush()
         if self.transport is not None:
             self.transport.close()
