@@ -21,34 +21,13 @@ from typing import Any
 
 import pytest
 
+from clock_loop import ClockLoop
 from hurtle.asgi.http_core import BODY_HIGH_WATER
 from hurtle.asgi.types import Receive, Scope, Send
 from hurtle.config import Config
 from hurtle.net.connection import H1Connection
 from hurtle.net.state import ServerState
 from hurtle.wire.h2 import PREFACE
-
-
-class ClockLoop(asyncio.SelectorEventLoop):
-    """A real event loop whose clock moves only when the test moves it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def spin(self, turns: int = 5) -> None:
-        """Let tasks step and the end-of-turn flush run, with the clock standing still."""
-        for _ in range(turns):
-            self.run_until_complete(asyncio.sleep(0))
-
-    def advance(self, seconds: float) -> None:
-        """Let what is due now run, then move the clock on and let what fell due run."""
-        self.spin()
-        self.now += seconds
-        self.spin()
 
 
 class FakeTransport(asyncio.Transport):

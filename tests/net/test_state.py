@@ -14,12 +14,13 @@ import asyncio
 import contextvars
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
 
+from clock_loop import ClockLoop
 from hurtle.asgi.http import service_unavailable
 from hurtle.asgi.types import Receive, Scope, Send
 from hurtle.config import Config
@@ -28,42 +29,6 @@ from hurtle.net.state import ServerState
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The app the state hands out when there is capacity (never run here)."""
-
-
-class ClockLoop(asyncio.SelectorEventLoop):
-    """A real event loop whose clock moves only when the test moves it.
-
-    Timers (call_later) fire when `advance` passes their time: no test waits
-    for the wall clock, and none depends on how fast the machine is. It also
-    records what is handed to call_soon, to count the flushes scheduled.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 0.0
-        self.soon: list[Callable[..., object]] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def call_soon(  # type: ignore[override]
-        self,
-        callback: Callable[..., object],
-        *args: Any,
-        context: contextvars.Context | None = None,
-    ) -> asyncio.Handle:
-        self.soon.append(callback)
-        return super().call_soon(callback, *args, context=context)
-
-    def spin(self, turns: int = 3) -> None:
-        for _ in range(turns):
-            self.run_until_complete(asyncio.sleep(0))
-
-    def advance(self, seconds: float) -> None:
-        """Let what is due now run, then move the clock on and let what fell due run."""
-        self.spin()
-        self.now += seconds
-        self.spin()
 
 
 @pytest.fixture
