@@ -66,6 +66,9 @@ _CONNECTION_SPECIFIC = frozenset([b"keep-alive", b"proxy-connection", b"upgrade"
 # trip on any network hurtle serves, so requests in flight when the first
 # one left are not refused by the second (RFC 9113 section 6.8).
 _GOAWAY_GRACE = 0.2
+# Seconds a connection ended by an error keeps reading (and dropping) what the
+# client still sends, after its GOAWAY (see _ended).
+_LINGER = 2.0
 
 
 class H2Stream:
@@ -501,8 +504,19 @@ class H2Connection(WriteBackpressure):
         for stream in list(self.streams.values()):
             stream.client_gone()
         self.flush()
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if event.reason and transport.can_write_eof():
+            # RFC 9113 section 5.4.1: the GOAWAY must reach a client that is
+            # still sending; closing with its input unread would make the
+            # kernel send a reset that can destroy the GOAWAY before it is
+            # read. So: FIN after it, drop what still comes (the wire is
+            # closed), close when the client does or after a short while.
+            transport.write_eof()
+            self.loop.call_later(_LINGER, transport.close)
+        else:
+            transport.close()
 
     def stream_done(self, stream: H2Stream) -> None:
         """The stream's app returned: forget it once its response has gone too."""
