@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -103,18 +103,6 @@ class FakeTransport(asyncio.Transport):
 
     def get_protocol(self) -> Any:
         return self.protocol
-
-
-@pytest.fixture
-def loop() -> Iterator[ClockLoop]:
-    loop = ClockLoop()
-    try:
-        yield loop
-    finally:
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        loop.spin()
-        loop.close()
 
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]

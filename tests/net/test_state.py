@@ -14,7 +14,7 @@ import asyncio
 import contextvars
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -29,18 +29,6 @@ from hurtle.net.state import ServerState
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The app the state hands out when there is capacity (never run here)."""
-
-
-@pytest.fixture
-def loop() -> Iterator[ClockLoop]:
-    loop = ClockLoop()
-    try:
-        yield loop
-    finally:
-        for task in asyncio.all_tasks(loop):
-            task.cancel()
-        loop.spin()
-        loop.close()
 
 
 def make_state(loop: ClockLoop, **options: Any) -> ServerState:

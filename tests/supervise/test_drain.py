@@ -39,6 +39,10 @@ def refuses(port: int) -> bool:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # The probe reached the listen queue as the listening socket closed:
+        # the kernel resets it. Not accepting either.
+        return True
     return False
 
 

@@ -372,17 +372,10 @@ class H1Connection(WriteBackpressure):
             self.extensions,
             self.forwarded,
         )
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        state.connections.discard(self)
-        self.reading = self.responding = None
         self.flush()  # Responses to requests pipelined before the upgrade.
+        self._leave()
         websocket = WebSocketConnection(state, transport, event, scope, self.parser.upgrade_data)
         transport.set_protocol(websocket)
-        if self._read_paused:
-            self._read_paused = False
-            transport.resume_reading()
         websocket.start()
 
     def _reject(self, event: RequestRejected) -> None:

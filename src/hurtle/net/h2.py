@@ -117,7 +117,7 @@ class H2Stream:
         connection = self.connection
         if self.ended:
             return None
-        fields = connection.default_fields(headers.names)
+        fields = connection.state.default_fields(headers.names)
         if _CONNECTION_SPECIFIC.isdisjoint(headers.names):
             fields.extend(headers.pairs)
         else:
@@ -423,10 +423,8 @@ class H2Connection(WriteBackpressure):
     def _open_stream(
         self, stream_id: int, method: str, target: bytes, headers: list[tuple[bytes, bytes]]
     ) -> None:
+        # Streams after the final GOAWAY never get here: H2Wire refuses them.
         state = self.state
-        if self._closing and stream_id > 1 and self.wire.goaway_last is not None:
-            self.wire.reset(stream_id, 0x7)  # REFUSED_STREAM
-            return
         scope = http_scope(
             method,
             target,
@@ -482,7 +480,7 @@ class H2Connection(WriteBackpressure):
     def _answer(self, stream_id: int, status: int, reason: str) -> None:
         """hurtle's own plain-text answer on a stream, then the stream is done with."""
         body = reason.encode("ascii", "replace") + b"\n"
-        fields = self.default_fields(PLAIN_TEXT.names)
+        fields = self.state.default_fields(PLAIN_TEXT.names)
         fields.extend(PLAIN_TEXT.pairs)
         fields.append((b"content-length", b"%d" % len(body)))
         wire = self.wire
@@ -524,10 +522,6 @@ class H2Connection(WriteBackpressure):
         self._check_idle()
 
     # -- output ------------------------------------------------------------------------
-
-    def default_fields(self, names: frozenset[bytes]) -> list[tuple[bytes, bytes]]:
-        """The default header fields (server, date, --header) minus those the app set."""
-        return self.state.default_fields(names)
 
     def output_ready(self) -> None:
         """The wire has bytes to send: write them at the end of this turn of the loop."""

@@ -464,13 +464,6 @@ class H2Wire:
             self._response_done(stream_id)
         return sent
 
-    def window(self, stream_id: int) -> int:
-        """How many bytes of body the peer accepts on this stream now."""
-        try:
-            return self._h2.local_flow_control_window(stream_id)
-        except h2.exceptions.StreamClosedError:
-            return 0
-
     def body_consumed(self, stream_id: int, size: int) -> None:
         """The app took `size` bytes of this stream's body: the client may send more."""
         if not self.closed:
