@@ -20,6 +20,9 @@ and a flag for the client having gone, which can happen in any state:
                 |--------- app fails or returns, nothing sent: hurtle's 500 --^
               HELD --app fails or returns: hurtle's 500 (nothing was written)--^
               STREAMING --app fails or returns early--> FAILED (the stream is reset)
+              STREAMING or HELD --last body, start said trailers--> TRAILING
+              TRAILING --last http.response.trailers--> COMPLETE
+              TRAILING --app fails or returns early--> FAILED (the stream is reset)
 
 HELD is the held head: `http.response.start` is checked when it arrives (an
 invalid one raises in the app's `send`) and kept until the first body, which
@@ -44,6 +47,7 @@ from hurtle.wire.headers import (
     ResponseHeaders,
     check_final_status,
     check_response_headers,
+    check_trailers,
 )
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "RESPONSE_HELD",
     "RESPONSE_IDLE",
     "RESPONSE_STREAMING",
+    "RESPONSE_TRAILING",
     "SERVICE_UNAVAILABLE",
     "SERVICE_UNAVAILABLE_BODY",
     "SERVICE_UNAVAILABLE_HEADERS",
@@ -73,8 +78,9 @@ REQUEST_DELIVERED: Final = 2  # The app has read the last body message.
 RESPONSE_IDLE: Final = 0  # Nothing sent.
 RESPONSE_HELD: Final = 1  # http.response.start checked, held until the first body.
 RESPONSE_STREAMING: Final = 2  # The head is out; more body follows.
-RESPONSE_COMPLETE: Final = 3  # The last body is out (the app's, or hurtle's 500).
-RESPONSE_FAILED: Final = 4  # Cut short after the head went out: the stream was reset.
+RESPONSE_TRAILING: Final = 3  # The last body is out; the response waits for its trailers.
+RESPONSE_COMPLETE: Final = 4  # The response is out (the app's, or hurtle's 500).
+RESPONSE_FAILED: Final = 5  # Cut short after the head went out: the stream was reset.
 
 # Above this many buffered request body bytes a connection that reads one
 # request at a time (HTTP/1.1) stops reading until the app consumes them.
@@ -109,6 +115,14 @@ class ResponseStream(Protocol):
 
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         """Send a further piece of body."""
+
+    def send_trailers(self, trailers: ResponseHeaders) -> asyncio.Future[None] | None:
+        """End the response with its (checked) trailer fields, after the last body.
+
+        The stream sends them where its protocol can (a trailing HEADERS on
+        HTTP/2, a chunked trailer section on HTTP/1.1 to a client that sent
+        `TE: trailers`) and drops them elsewhere; either way the response ends.
+        """
 
     def body_consumed(self, size: int) -> None:
         """The app took `size` bytes of request body: credit for the client to send more."""
@@ -155,6 +169,8 @@ class HTTPCycleCore(Wakeable):
         "_body_size",
         "_expect_continue",
         "_headers",
+        "_trailer_fields",
+        "_trailers",
         "app_body_bytes",
         "connection",
         "disconnected",
@@ -182,6 +198,10 @@ class HTTPCycleCore(Wakeable):
         self.disconnected = False
         self.status = 0
         self._headers: ResponseHeaders | None = None
+        # http.response.start said `trailers: True` (asgiref docs/extensions.rst).
+        self._trailers = False
+        # The fields of trailer messages with `more_trailers`, until the last one.
+        self._trailer_fields: list[object] | None = None
         # Body bytes the app sent (the access log's size).
         self.app_body_bytes = 0
         # The task running the app, when it did not finish at once (net/ sets it).
@@ -268,6 +288,10 @@ class HTTPCycleCore(Wakeable):
             self.app_body_bytes += len(body)
             if more_body:
                 self.response_state = RESPONSE_STREAMING
+            elif self._trailers:
+                # The stream keeps the response open for the trailers.
+                self.response_state = RESPONSE_TRAILING
+                more_body = True
             else:
                 self.response_state = RESPONSE_COMPLETE
                 # A receive() already waiting returns http.disconnect now
@@ -285,9 +309,47 @@ class HTTPCycleCore(Wakeable):
             if state != RESPONSE_IDLE:
                 raise InvalidResponse("http.response.start sent twice")
             self.status, self._headers = check_response_start(message)
+            if message.get("trailers", False):
+                self._trailers = True
             self.response_state = RESPONSE_HELD
             return None
+        if kind == "http.response.trailers":
+            return self._accept_trailers(message)
         raise InvalidResponse(f"unexpected ASGI message type {kind!r} in an http cycle")
+
+    def _accept_trailers(self, message: Message) -> asyncio.Future[None] | None:
+        """Check `http.response.trailers` and end the response with the last one.
+
+        Fields are checked as response headers are, and the fields RFC 9110
+        section 6.5.1 keeps out of trailers (framing, routing, content
+        processing...) are refused: the app's `send` raises InvalidResponse,
+        as it does for an invalid head.
+        """
+        if not self._trailers:
+            raise InvalidResponse(
+                "http.response.trailers sent, but http.response.start did not set trailers=True"
+            )
+        state = self.response_state
+        if state != RESPONSE_TRAILING:
+            if state >= RESPONSE_COMPLETE:
+                raise InvalidResponse("http.response.trailers sent after the response was complete")
+            raise InvalidResponse("http.response.trailers sent before the last http.response.body")
+        fields = message.get("headers", ())
+        checked = check_trailers(fields)
+        earlier = self._trailer_fields
+        if message.get("more_trailers", False):
+            if earlier is None:
+                earlier = self._trailer_fields = []
+            earlier.extend(fields)
+            return None
+        if earlier is not None:
+            earlier.extend(fields)
+            self._trailer_fields = None
+            checked = check_trailers(earlier)
+        self.response_state = RESPONSE_COMPLETE
+        if self._waiter is not None:
+            self._wake()
+        return self.connection.send_trailers(checked)
 
     # -- the end of the app ----------------------------------------------------
 
@@ -298,6 +360,9 @@ class HTTPCycleCore(Wakeable):
         if state == RESPONSE_STREAMING:
             error_log.error("ASGI app returned without completing the response")
             self._reset()
+        elif state == RESPONSE_TRAILING:
+            error_log.error("ASGI app returned without sending the trailers it announced")
+            self._reset()
         else:
             error_log.error("ASGI app returned without sending a response body")
             self._send_internal_error()
@@ -306,7 +371,7 @@ class HTTPCycleCore(Wakeable):
         if not log_app_failure(exc, self.disconnected, "response"):
             return
         state = self.response_state
-        if state == RESPONSE_STREAMING:
+        if state == RESPONSE_STREAMING or state == RESPONSE_TRAILING:
             self._reset()
         elif state < RESPONSE_STREAMING:
             self._send_internal_error()

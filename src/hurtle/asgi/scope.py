@@ -96,11 +96,24 @@ def websocket_scope(
         "headers": headers,
         "subprotocols": subprotocols,
         "state": lifespan_state.copy(),
-        "extensions": {"websocket.http.response": {}, **extensions},
+        "extensions": _websocket_extensions(extensions),
     }
     if forwarded is not None:
         forwarded.apply(scope)
     return scope
+
+
+def _websocket_extensions(extensions: dict[str, Any]) -> dict[str, Any]:
+    """The connection's extensions a WebSocket has: not those of an HTTP response.
+
+    The `http.response.*` extensions (trailers, ...) are messages of the
+    http cycle; a WebSocket's denial response is `websocket.http.response`.
+    """
+    result: dict[str, Any] = {"websocket.http.response": {}}
+    for name, value in extensions.items():
+        if not name.startswith("http.response."):
+            result[name] = value
+    return result
 
 
 def split_target(target: bytes, root_path: str) -> tuple[str, bytes, bytes]:

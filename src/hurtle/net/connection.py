@@ -480,6 +480,23 @@ class H1Connection(WriteBackpressure):
         waiter = self._write_waiter  # write_paused(), inline: this is once per body message.
         return waiter if waiter is not None and not waiter.done() else None
 
+    def send_trailers(self, trailers: ResponseHeaders) -> asyncio.Future[None] | None:
+        response = self.response
+        request = self._request
+        assert response is not None and request is not None
+        # RFC 9110 section 10.1.4: trailers only to a client that said it takes
+        # them; for the others they are dropped, as asgiref's extension allows.
+        lines = trailers.lines if _accepts_trailers(request.headers) else ()
+        piece = response.trailers(lines)
+        if piece:
+            self._write(piece)
+        if response.mismatch is not None:
+            error_log.error("ASGI app sent a %s; closing the connection", response.mismatch)
+            response.mismatch = None
+        self._response_finished(response)
+        waiter = self._write_waiter
+        return waiter if waiter is not None and not waiter.done() else None
+
     def _write(self, data: bytes) -> None:
         """Queue output for the end of this turn of the loop (ServerState.flush_soon)."""
         output = self._output
@@ -703,6 +720,16 @@ def _h2c_settings(event: RequestReceived) -> bytes | None:
     if len(settings) != 1 or not named:
         return None
     return settings[0]
+
+
+def _accepts_trailers(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request's TE field lists `trailers` (RFC 9110 section 10.1.4)."""
+    for name, value in headers:
+        if name == b"te" and any(
+            coding.split(b";")[0].strip().lower() == b"trailers" for coding in value.split(b",")
+        ):
+            return True
+    return False
 
 
 def _is_websocket(event: RequestReceived) -> bool:

@@ -35,7 +35,7 @@ class ConnectionInfo:
         self.client = client
         self.server = server
         self.scheme = scheme
-        # The scope's `extensions` (the `tls` extension on a TLS connection).
+        # The scope's `extensions`: http.response.trailers, and tls on a TLS connection.
         self.extensions = extensions
         # Set when the peer is a trusted proxy and --proxy-headers is on.
         self.forwarded = forwarded
@@ -55,12 +55,13 @@ class ConnectionInfo:
         elif isinstance(sock, str) and sock:
             server = (sock, None)
         scheme = "http"
-        extensions: dict[str, Any] = {}
+        # HTTP/1.1 and HTTP/2 both carry trailers (net/connection.py, net/h2.py).
+        extensions: dict[str, Any] = {"http.response.trailers": {}}
         alpn = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
             scheme = "https"
-            extensions = {"tls": tls_extension(ssl_object)}
+            extensions["tls"] = tls_extension(ssl_object)
             alpn = ssl_object.selected_alpn_protocol()
         forwarded = None
         if proxy is not None:

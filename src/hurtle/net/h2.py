@@ -85,6 +85,7 @@ class H2Stream:
         "remaining",
         "request_ended",
         "stream_id",
+        "trailers",
         "waiter",
     )
 
@@ -98,6 +99,8 @@ class H2Stream:
         # Body the peer's window did not take yet, and whether END_STREAM follows it.
         self.pending: list[memoryview] = []
         self.pending_end = False
+        # Trailer fields that go out as the stream's last HEADERS once `pending` did.
+        self.trailers: tuple[tuple[bytes, bytes], ...] | None = None
         # Bytes the app declared with content-length and has not sent yet.
         self.remaining: int | None = None
         self.waiter: asyncio.Future[None] | None = None
@@ -182,18 +185,48 @@ class H2Stream:
             return waiter
         return connection.write_paused()
 
+    def send_trailers(self, trailers: ResponseHeaders) -> asyncio.Future[None] | None:
+        # RFC 9113 section 8.1: a trailing HEADERS frame with END_STREAM after
+        # the DATA; trailer names are lower case and no pseudo-header is in
+        # them (wire/headers.py checked). Without fields, an empty DATA ends it.
+        if self.ended:
+            return None  # HEAD, 204, 304: the stream ended with the head.
+        if not trailers.pairs:
+            return self._send(b"", False)
+        if self.remaining:
+            error_log.error(
+                "ASGI app sent a body shorter than its content-length; resetting the stream"
+            )
+            self.response_failed()
+            return None
+        connection = self.connection
+        if self.pending:
+            self.trailers = trailers.pairs
+            self.pending_end = True
+            waiter = self.waiter
+            if waiter is None:
+                waiter = self.waiter = connection.loop.create_future()
+            return waiter
+        connection.wire.send_trailers(self.stream_id, trailers.pairs)
+        self.ended = True
+        connection.output_ready()
+        return connection.write_paused()
+
     def window_opened(self) -> None:
         """Send what waited for window; wake the app's `send` once all of it went."""
         wire = self.connection.wire
         while self.pending:
             piece = self.pending[0]
-            last = self.pending_end and len(self.pending) == 1
+            last = self.pending_end and len(self.pending) == 1 and self.trailers is None
             sent = wire.send_data(self.stream_id, piece, last)
             if sent < len(piece):
                 self.pending[0] = piece[sent:]
                 return
             self.pending.pop(0)
         if self.pending_end:
+            if self.trailers is not None:
+                wire.send_trailers(self.stream_id, self.trailers)
+                self.trailers = None
             self.ended = True
         self._unblocked()
         self.connection.output_ready()
@@ -211,6 +244,7 @@ class H2Stream:
             self.connection.wire.reset(self.stream_id, error_code)
             self.connection.output_ready()
         self.pending = []
+        self.trailers = None
         self._unblocked()
 
     def client_gone(self) -> None:
@@ -218,6 +252,7 @@ class H2Stream:
         a `send` waiting for window wakes, and the app hears `http.disconnect`."""
         self.ended = True
         self.pending = []
+        self.trailers = None
         self._unblocked()
         if self.cycle is not None:
             self.cycle.feed_disconnect()

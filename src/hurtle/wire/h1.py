@@ -573,6 +573,7 @@ def _describe(exc: Exception) -> str:
 _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _CRLF_LAST_CHUNK = _CRLF + _LAST_CHUNK
+_LAST_CHUNK_SIZE = b"0\r\n"
 _NOTHING = (b"", b"", b"")
 
 
@@ -705,3 +706,18 @@ class H1Response:
                 return b"%x\r\n" % len(data), data, _CRLF if more_body else _CRLF_LAST_CHUNK
             return _NOTHING if more_body else (b"", b"", _LAST_CHUNK)
         return b"", data, b""
+
+    def trailers(self, lines: tuple[bytes, ...]) -> bytes:
+        """End the body with trailer field lines, after a last piece sent with more to come.
+
+        Only chunked coding carries trailers (RFC 9112 section 7.1.2): the
+        last-chunk, the field lines, the final CRLF. Under any other framing
+        (a Content-Length, no body, a body delimited by the close) they are
+        dropped and the body ends as it would have. The caller passes no
+        lines to a client that did not send `TE: trailers` (RFC 9110 section
+        10.1.4).
+        """
+        if not self._chunked or self.ended:
+            return self.body(b"", False)
+        self.ended = True
+        return b"".join([_LAST_CHUNK_SIZE, *lines, _CRLF])

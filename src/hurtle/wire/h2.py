@@ -436,6 +436,12 @@ class H2Wire:
         if end_stream:
             self._response_done(stream_id)
 
+    def send_trailers(self, stream_id: int, fields: Iterable[tuple[bytes, bytes]]) -> None:
+        """The trailer section: a HEADERS frame that ends the stream (RFC 9113 section 8.1)."""
+        self._h2.send_headers(stream_id, list(fields), end_stream=True)
+        self._idle_frames = 0
+        self._response_done(stream_id)
+
     def send_data(self, stream_id: int, data: bytes | memoryview, end_stream: bool) -> int:
         """Send as much of `data` as the windows allow; the number of bytes sent.
 

@@ -19,6 +19,7 @@ __all__ = [
     "check_final_status",
     "check_response_headers",
     "check_status",
+    "check_trailers",
     "status_line",
 ]
 
@@ -189,3 +190,75 @@ def _check(headers: tuple[object, ...]) -> ResponseHeaders:
     return ResponseHeaders(
         tuple(lines), tuple(pairs), frozenset(names), content_length, te_chunked, close
     )
+
+
+# Fields a sender must not put in trailers (RFC 9110 section 6.5.1): framing
+# and connection handling (RFC 9112 sections 6 and 9.6, RFC 9113 section
+# 8.2.2), routing, request modifiers, authentication, response control data
+# and what decides how the content is processed. A recipient would either
+# ignore them or, worse, act on a value that arrived after the content.
+_NOT_IN_TRAILERS = frozenset(
+    [
+        # framing and the connection
+        b"content-length",
+        b"transfer-encoding",
+        b"trailer",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"upgrade",
+        b"te",
+        # routing and request modifiers
+        b"host",
+        b"expect",
+        b"max-forwards",
+        b"range",
+        b"if-match",
+        b"if-none-match",
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-range",
+        # authentication
+        b"authorization",
+        b"proxy-authorization",
+        b"www-authenticate",
+        b"proxy-authenticate",
+        b"authentication-info",
+        b"proxy-authentication-info",
+        b"set-cookie",
+        # response control data (RFC 9110 section 10.2, RFC 9111)
+        b"age",
+        b"cache-control",
+        b"expires",
+        b"date",
+        b"location",
+        b"retry-after",
+        b"vary",
+        # how to process the content
+        b"content-type",
+        b"content-encoding",
+        b"content-range",
+    ]
+)
+
+
+def check_trailers(fields: Iterable[object]) -> ResponseHeaders:
+    """Validate the app's trailer fields (asgiref docs/extensions.rst, "HTTP Trailers").
+
+    Each field is checked as a response header is (token names, no CR, LF
+    or NUL in values; pseudo-header names are not tokens), and a field that
+    RFC 9110 section 6.5.1 keeps out of trailers raises InvalidResponse
+    naming it. The result carries no framing.
+    """
+    try:
+        items = tuple(fields)
+    except TypeError:
+        raise InvalidResponse(f"trailers must be an iterable of pairs, got {fields!r}") from None
+    checked = _check(items)
+    for item in items:
+        name = bytes(item[0]).lower()  # type: ignore[index]  # _check saw a pair of bytes.
+        if name in _NOT_IN_TRAILERS:
+            raise InvalidResponse(
+                f"{name.decode('ascii')!r} is not allowed in trailers (RFC 9110 section 6.5.1)"
+            )
+    return checked
