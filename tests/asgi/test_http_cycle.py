@@ -27,6 +27,7 @@ from hurtle.asgi.http_core import (
     RESPONSE_HELD,
     RESPONSE_IDLE,
     RESPONSE_STREAMING,
+    RESPONSE_TRAILING,
     HTTPCycleCore,
 )
 from hurtle.asgi.types import ClientDisconnected, Message, Receive, Scope, Send
@@ -53,6 +54,10 @@ class RecordingStream:
 
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         self.calls.append(("body", body, more_body))
+        return None
+
+    def send_trailers(self, trailers: ResponseHeaders) -> asyncio.Future[None] | None:
+        self.calls.append(("trailers", trailers.pairs))
         return None
 
     def body_consumed(self, size: int) -> None:
@@ -84,6 +89,14 @@ def start(status: int = 200, headers: Any = TEXT) -> Message:
 
 def body(data: bytes = b"", more: bool = False) -> Message:
     return {"type": "http.response.body", "body": data, "more_body": more}
+
+
+def start_with_trailers(headers: Any = TEXT) -> Message:
+    return {**start(headers=headers), "trailers": True}
+
+
+def trailers(fields: Any, more: bool = False) -> Message:
+    return {"type": "http.response.trailers", "headers": fields, "more_trailers": more}
 
 
 def run(cycle: HTTPCycle, app: Callable[[Receive, Send], Awaitable[None]]) -> None:
@@ -134,7 +147,9 @@ def test_held_to_streaming_to_complete() -> None:
         ([start(), start()], "sent twice"),
         ([start(), body(b"x"), body(b"y")], "after the response was complete"),
         ([start(), body(b"x"), start()], "sent twice"),
-        ([{"type": "http.response.trailers"}], "unexpected ASGI message type"),
+        ([{"type": "http.response.trailers"}], "did not set trailers=True"),
+        ([start(), body(b"x"), trailers([])], "did not set trailers=True"),
+        ([{"type": "http.response.push", "path": "/"}], "unexpected ASGI message type"),
         ([start(status=103)], "informational"),
         ([start(status=600)], "100 to 599"),
         ([start(status="200")], "100 to 599"),  # type: ignore[arg-type]
@@ -160,6 +175,107 @@ def test_send_after_disconnect_raises_client_disconnected() -> None:
     with pytest.raises(ClientDisconnected):
         cycle._accept(start())
     assert isinstance(ClientDisconnected(), OSError)  # ASGI spec 2.4
+
+
+# -- trailers (asgiref docs/extensions.rst, "HTTP Trailers") -----------------------------
+
+
+def test_trailers_keep_the_response_open_after_the_last_body() -> None:
+    cycle, stream = make_cycle()
+    cycle._accept(start_with_trailers())
+    cycle._accept(body(b"hi"))
+    assert cycle.response_state == RESPONSE_TRAILING
+    # The stream is told more follows: it must not end the response yet.
+    assert stream.calls == [("response", 200, ((b"content-type", b"text/plain"),), b"hi", True)]
+    assert cycle.head_sent and not cycle.response_complete
+    cycle._accept(trailers([(b"grpc-status", b"0")]))
+    assert cycle.response_state == RESPONSE_COMPLETE
+    assert stream.calls[-1] == ("trailers", ((b"grpc-status", b"0"),))
+
+
+def test_streamed_body_then_trailers_in_several_messages() -> None:
+    cycle, stream = make_cycle()
+    cycle._accept(start_with_trailers())
+    cycle._accept(body(b"a", more=True))
+    cycle._accept(body(b"b"))
+    assert stream.calls[-1] == ("body", b"b", True)
+    cycle._accept(trailers([(b"x-one", b"1")], more=True))
+    assert cycle.response_state == RESPONSE_TRAILING
+    assert stream.calls[-1][0] == "body"  # Held until the last trailers message.
+    cycle._accept(trailers([(b"X-Two", b"2")]))
+    assert cycle.response_complete
+    assert stream.calls[-1] == ("trailers", ((b"x-one", b"1"), (b"x-two", b"2")))
+
+
+def test_announced_trailers_may_be_empty() -> None:
+    cycle, stream = make_cycle()
+    cycle._accept(start_with_trailers())
+    cycle._accept(body())
+    cycle._accept({"type": "http.response.trailers"})
+    assert cycle.response_complete
+    assert stream.calls[-1] == ("trailers", ())
+
+
+@pytest.mark.parametrize(
+    ("sent", "error"),
+    [
+        ([start_with_trailers(), trailers([])], "before the last http.response.body"),
+        ([start_with_trailers(), body(b"x", more=True), trailers([])], "before the last"),
+        ([start_with_trailers(), body(b"x"), body(b"y")], "after the last body"),
+        ([start_with_trailers(), body(), trailers([]), trailers([])], "after the response"),
+        ([start_with_trailers(), body(), trailers([(b"content-length", b"1")])], "not allowed"),
+        ([start_with_trailers(), body(), trailers([(b"Host", b"x")])], "not allowed"),
+        ([start_with_trailers(), body(), trailers([(b"trailer", b"x")])], "not allowed"),
+        ([start_with_trailers(), body(), trailers([(b":status", b"200")])], "valid HTTP token"),
+        ([start_with_trailers(), body(), trailers([(b"x", b"a\nb")])], "CR, LF or NUL"),
+        ([start_with_trailers(), body(), trailers([(b"x", "1")])], "must be bytes"),
+        ([start_with_trailers(), body(), trailers(7)], "iterable of pairs"),
+    ],
+)
+def test_refused_trailers_raise_and_change_nothing(sent: list[Message], error: str) -> None:
+    cycle, stream = make_cycle()
+    *before, last = sent
+    for message in before:
+        cycle._accept(message)
+    state, calls = cycle.response_state, list(stream.calls)
+    with pytest.raises(InvalidResponse, match=error):
+        cycle._accept(last)
+    assert cycle.response_state == state
+    assert stream.calls == calls
+
+
+async def return_before_trailers(receive: Receive, send: Send) -> None:
+    await send(start_with_trailers())
+    await send(body(b"done"))
+
+
+async def fail_before_trailers(receive: Receive, send: Send) -> None:
+    await return_before_trailers(receive, send)
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("app", [return_before_trailers, fail_before_trailers])
+def test_an_app_that_ends_without_its_trailers_resets_the_stream(
+    app: Callable[[Receive, Send], Awaitable[None]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The trailers may carry the outcome (gRPC's status): a response without
+    # them must not look complete.
+    cycle, stream = make_cycle()
+    run(cycle, app)
+    assert cycle.response_state == RESPONSE_FAILED
+    assert stream.calls[-1] == ("reset",)
+    assert "trailers it announced" in caplog.text or "Exception in ASGI app" in caplog.text
+
+
+def test_receive_while_trailing_waits_and_hears_disconnect_after_the_trailers() -> None:
+    cycle, _ = make_cycle()
+    cycle.feed_end()
+    assert cycle._next_message() == {"type": "http.request", "body": b"", "more_body": False}
+    cycle._accept(start_with_trailers())
+    cycle._accept(body())
+    assert cycle._next_message() is None  # The response is not over yet.
+    cycle._accept(trailers([]))
+    assert cycle._next_message() == {"type": "http.disconnect"}
 
 
 # -- the end of the app: 500 or reset ----------------------------------------------------

@@ -570,3 +570,67 @@ def test_without_http2_the_preface_is_no_hand_over(loop: ClockLoop) -> None:
     loop.spin()
     assert "set_protocol" not in transport.calls
     assert transport.protocol is connection
+
+
+# -- trailers (RFC 9112 section 7.1.2, asgiref "HTTP Trailers") ---------------------------
+
+
+async def trailers_app(scope: Scope, receive: Receive, send: Send) -> None:
+    assert "http.response.trailers" in scope["extensions"]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"trailer", b"x-checksum")],
+            "trailers": True,
+        }
+    )
+    await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+    await send({"type": "http.response.body", "body": b"def"})
+    await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"9")]})
+
+
+def test_trailers_go_to_a_client_that_sent_te_trailers(loop: ClockLoop) -> None:
+    connection, transport, _ = connect(loop, trailers_app)
+    connection.data_received(get(headers=b"TE: trailers\r\n"))
+    loop.spin()
+    head, _, body = transport.output.partition(b"\r\n\r\n")
+    assert b"\r\ntransfer-encoding: chunked" in head
+    assert b"\r\ntrailer: x-checksum" in head  # The app's own announcement.
+    assert body == b"3\r\nabc\r\n3\r\ndef\r\n0\r\nx-checksum: 9\r\n\r\n"
+    # The connection stays open for the next request.
+    connection.data_received(get(headers=b"te: gzip, trailers;q=1\r\n"))
+    loop.spin()
+    assert transport.output.count(b"0\r\nx-checksum: 9\r\n\r\n") == 2
+    assert "close" not in transport.calls
+
+
+def test_trailers_are_dropped_for_a_client_without_te_trailers(loop: ClockLoop) -> None:
+    connection, transport, _ = connect(loop, trailers_app)
+    connection.data_received(get(headers=b"TE: gzip\r\n"))
+    loop.spin()
+    assert transport.output.endswith(b"\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n")
+    assert b"x-checksum: 9" not in transport.output
+    connection.data_received(get())
+    loop.spin()
+    assert statuses(transport.output) == [200, 200]
+
+
+def test_trailers_to_an_http_1_0_client_end_with_the_close(loop: ClockLoop) -> None:
+    connection, transport, _ = connect(loop, trailers_app)
+    connection.data_received(get(version="1.0", headers=b"TE: trailers\r\n"))
+    loop.spin()
+    assert transport.output.endswith(b"\r\n\r\nabcdef")
+    assert b"transfer-encoding" not in transport.output
+    assert transport.calls[-1] == "close"
+
+
+def test_trailers_of_a_response_to_head_are_dropped_with_the_body(loop: ClockLoop) -> None:
+    connection, transport, _ = connect(loop, trailers_app)
+    connection.data_received(b"HEAD / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n")
+    loop.spin()
+    assert transport.output.endswith(b"\r\n\r\n")
+    assert b"abc" not in transport.output and b"x-checksum: 9" not in transport.output
+    connection.data_received(get(headers=b"TE: trailers\r\n"))
+    loop.spin()
+    assert transport.output.endswith(b"0\r\nx-checksum: 9\r\n\r\n")

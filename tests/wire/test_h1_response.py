@@ -435,3 +435,57 @@ def test_invalid_start_raises(status: object, headers: list[object]) -> None:
     """Nothing the app got wrong reaches the wire: the response is refused at the start."""
     with pytest.raises(InvalidResponse):
         make_response(status, headers, "GET", keep_alive=True)
+
+
+# -- trailers (RFC 9112 section 7.1.2) ------------------------------------------------
+
+
+def trailer_lines(fields: Headers) -> tuple[bytes, ...]:
+    from hurtle.wire.headers import check_trailers
+
+    return check_trailers(fields).lines
+
+
+def test_trailers_end_a_chunked_body_with_a_trailer_section() -> None:
+    response = make_response(200, TEXT, "GET", True)
+    # The cycle sends the last body with more to come when trailers follow.
+    head, written = send(response, [(b"hello", True)])
+    assert b"transfer-encoding: chunked\r\n" in head
+    assert written == [b"5\r\nhello\r\n"]
+    end = response.trailers(trailer_lines([(b"grpc-status", b"0"), (b"X-Sum", b"ab")]))
+    assert end == b"0\r\ngrpc-status: 0\r\nX-Sum: ab\r\n\r\n"
+    assert response.ended and response.keep_alive
+
+
+def test_no_trailer_lines_give_the_plain_last_chunk() -> None:
+    response = make_response(200, TEXT, "GET", True)
+    send(response, [(b"x", True)])
+    assert response.trailers(()) == b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "method", "status", "version", "first"),
+    [
+        ([*TEXT, (b"content-length", b"5")], "GET", 200, "1.1", b"hello"),  # length-delimited
+        (TEXT, "HEAD", 200, "1.1", b""),  # no body
+        (TEXT, "GET", 204, "1.1", b""),
+        (TEXT, "GET", 304, "1.1", b""),
+        (TEXT, "GET", 200, "1.0", b"hello"),  # delimited by the close
+    ],
+)
+def test_trailers_are_dropped_where_the_framing_cannot_carry_them(
+    headers: Headers, method: str, status: int, version: str, first: bytes
+) -> None:
+    response = make_response(status, headers, method, True)
+    head, written = send(response, [(first, True)], version)
+    assert b"transfer-encoding" not in head
+    assert response.trailers(trailer_lines([(b"x-late", b"1")])) == b""
+    assert response.ended and response.mismatch is None
+
+
+def test_trailers_after_a_body_shorter_than_its_content_length_are_a_mismatch() -> None:
+    response = make_response(200, [(b"content-length", b"5")], "GET", True)
+    send(response, [(b"hel", True)])
+    assert response.trailers(()) == b""
+    assert response.mismatch is not None and "shorter" in response.mismatch
+    assert not response.keep_alive

@@ -336,3 +336,34 @@ def test_cache_stays_bounded() -> None:
 def test_not_iterable_headers_refused() -> None:
     with pytest.raises(InvalidResponse, match="iterable"):
         check_response_headers(5)  # type: ignore[arg-type]
+
+
+# -- trailer fields (RFC 9110 section 6.5.1) ------------------------------------------
+
+
+def test_trailer_fields_are_checked_like_headers_and_keep_no_framing() -> None:
+    from hurtle.wire.headers import check_trailers
+
+    checked = check_trailers([(b"grpc-status", b"0"), (b"Grpc-Message", b"ok")])
+    assert checked.pairs == ((b"grpc-status", b"0"), (b"grpc-message", b"ok"))
+    assert checked.lines == (b"grpc-status: 0\r\n", b"Grpc-Message: ok\r\n")
+    assert check_trailers([]).pairs == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        (b"Content-Length", b"1"),
+        (b"transfer-encoding", b"chunked"),
+        (b"connection", b"keep-alive"),
+        (b"trailer", b"x-ok"),
+        (b"host", b"example.com"),
+        (b"content-type", b"text/plain"),
+        (b"te", b"trailers"),
+    ],
+)
+def test_fields_that_must_not_be_trailers_are_refused(name: bytes, value: bytes) -> None:
+    from hurtle.wire.headers import check_trailers
+
+    with pytest.raises(InvalidResponse, match="not allowed in trailers"):
+        check_trailers([(b"x-ok", b"1"), (name, value)])

@@ -277,6 +277,8 @@ class HTTPCycleCore(Wakeable):
             if state != RESPONSE_STREAMING and state != RESPONSE_HELD:
                 if state == RESPONSE_IDLE:
                     raise InvalidResponse("http.response.body sent before http.response.start")
+                if state == RESPONSE_TRAILING:
+                    raise InvalidResponse("http.response.body sent after the last body")
                 raise InvalidResponse("http.response.body sent after the response was complete")
             body = message.get("body", b"")
             more_body = message.get("more_body", False)
