@@ -233,6 +233,7 @@ class H2Client:
         self.status: dict[int, int] = {}
         self.headers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.bodies: dict[int, bytes] = {}
+        self.trailers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.ended: set[int] = set()
         self.reset: dict[int, int] = {}
         self.goaways: list[tuple[int, int]] = []  # (error code, last stream id)
@@ -305,6 +306,8 @@ class H2Client:
                 self.bodies[event.stream_id] = self.bodies.get(event.stream_id, b"") + event.data
                 if self.auto_ack:
                     self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.TrailersReceived):
+                self.trailers[event.stream_id] = list(event.headers)
             elif isinstance(event, h2.events.StreamEnded):
                 self.ended.add(event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
