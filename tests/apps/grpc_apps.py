@@ -101,7 +101,7 @@ class TestService:
         return b"too late"
 
 
-def _endpoints(service: TestService) -> Mapping[str, Endpoint[Any, Any]]:
+def _endpoints(service: TestService) -> Mapping[str, Any]:
     prefix = f"/{SERVICE}/"
     return {
         prefix + "Echo": Endpoint.unary(_method("Echo", StreamType.UNARY), service.echo),
@@ -125,9 +125,7 @@ class TestApplication(ConnectASGIApplication[TestService]):
         return f"/{SERVICE}/"
 
 
-_connect_app = TestApplication(
-    service=TestService(), endpoints=_endpoints, codecs=[BytesCodec()]
-)
+_connect_app = TestApplication(service=TestService(), endpoints=_endpoints, codecs=[BytesCodec()])
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -28,7 +28,11 @@ TIMEOUT = 10.0  # Every call that should succeed has this long.
 
 
 @pytest.fixture(params=["h2c", "tls"])
-def channel(request: pytest.FixtureRequest, serve_app: Serve, tls: TLSFiles) -> Iterator[grpc.Channel]:  # noqa: F811
+def channel(
+    request: pytest.FixtureRequest,
+    serve_app: Serve,
+    tls: TLSFiles,  # noqa: F811 (the fixture)
+) -> Iterator[grpc.Channel]:
     grpc_apps.RECEIVED.clear()
     grpc_apps.CANCELLED.clear()
     if request.param == "h2c":
@@ -45,7 +49,7 @@ def channel(request: pytest.FixtureRequest, serve_app: Serve, tls: TLSFiles) -> 
 
 
 def test_unary(channel: grpc.Channel) -> None:
-    echo = channel.unary_unary(PREFIX + "Echo")
+    echo: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(PREFIX + "Echo")
     response, call = echo.with_call(b"hello", timeout=TIMEOUT)
     assert response == b"echo:hello"
     assert call.code() == grpc.StatusCode.OK
@@ -53,22 +57,22 @@ def test_unary(channel: grpc.Channel) -> None:
 
 
 def test_server_streaming(channel: grpc.Channel) -> None:
-    count = channel.unary_stream(PREFIX + "Count")
+    count: grpc.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(PREFIX + "Count")
     assert list(count(b"5", timeout=TIMEOUT)) == [b"0", b"1", b"2", b"3", b"4"]
 
 
 def test_client_streaming(channel: grpc.Channel) -> None:
-    join = channel.stream_unary(PREFIX + "Join")
+    join: grpc.StreamUnaryMultiCallable[bytes, bytes] = channel.stream_unary(PREFIX + "Join")
     assert join(iter([b"a", b"b", b"c"]), timeout=TIMEOUT) == b"a,b,c"
 
 
 def test_bidirectional_streaming(channel: grpc.Channel) -> None:
-    upper = channel.stream_stream(PREFIX + "Upper")
+    upper: grpc.StreamStreamMultiCallable[bytes, bytes] = channel.stream_stream(PREFIX + "Upper")
     assert list(upper(iter([b"one", b"two"]), timeout=TIMEOUT)) == [b"ONE", b"TWO"]
 
 
 def test_a_non_ok_status_and_its_details_arrive_in_trailers(channel: grpc.Channel) -> None:
-    fail = channel.unary_unary(PREFIX + "Fail")
+    fail: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(PREFIX + "Fail")
     with pytest.raises(grpc.RpcError) as raised:
         fail(b"why", timeout=TIMEOUT)
     error = raised.value
@@ -83,7 +87,7 @@ def test_a_non_ok_status_and_its_details_arrive_in_trailers(channel: grpc.Channe
 
 
 def test_an_expired_deadline_reaches_the_app_as_http_disconnect(channel: grpc.Channel) -> None:
-    wait = channel.unary_unary(PREFIX + "Wait")
+    wait: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(PREFIX + "Wait")
     started = time.monotonic()
     with pytest.raises(grpc.RpcError) as raised:
         wait(b"", timeout=0.5)
@@ -97,7 +101,7 @@ def test_an_expired_deadline_reaches_the_app_as_http_disconnect(channel: grpc.Ch
 
 
 def test_a_cancelled_call_reaches_the_app_as_http_disconnect(channel: grpc.Channel) -> None:
-    wait = channel.unary_unary(PREFIX + "Wait")
+    wait: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(PREFIX + "Wait")
     future = wait.future(b"", timeout=TIMEOUT)
     wait_for(lambda: "http.request" in grpc_apps.RECEIVED.get(PREFIX + "Wait", []))
     assert future.cancel()

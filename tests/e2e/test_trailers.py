@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import subprocess
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -35,17 +34,13 @@ async def trailers_app(scope: Scope, receive: Receive, send: Send) -> None:
     headers = [(b"content-type", b"text/plain"), (b"x-advertised", b"%d" % advertised)]
     if scope["path"] == "/declared":
         headers.append((b"trailer", b"x-checksum, x-parts"))
-    await send(
-        {"type": "http.response.start", "status": 200, "headers": headers, "trailers": True}
-    )
+    await send({"type": "http.response.start", "status": 200, "headers": headers, "trailers": True})
     half = size // 2
     await send({"type": "http.response.body", "body": b"a" * half, "more_body": True})
     await send({"type": "http.response.body", "body": b"b" * (size - half)})
     if scope["path"] == "/forbidden":
         await send({"type": "http.response.trailers", "headers": [(b"content-length", b"1")]})
-    await send(
-        {"type": "http.response.trailers", "headers": CHECKSUM[:1], "more_trailers": True}
-    )
+    await send({"type": "http.response.trailers", "headers": CHECKSUM[:1], "more_trailers": True})
     await send({"type": "http.response.trailers", "headers": CHECKSUM[1:]})
 
 
@@ -141,7 +136,7 @@ def test_a_forbidden_trailer_field_resets_the_response(
 
 
 def test_the_extension_is_not_offered_to_websockets() -> None:
-    scope: dict[str, Any] = websocket_scope(
+    scope = websocket_scope(
         b"/", "1.1", [], [], None, None, "http", "", {}, {"http.response.trailers": {}}, None
     )
     assert scope["extensions"] == {"websocket.http.response": {}}

@@ -477,7 +477,7 @@ def test_trailers_are_dropped_where_the_framing_cannot_carry_them(
     headers: Headers, method: str, status: int, version: str, first: bytes
 ) -> None:
     response = make_response(status, headers, method, True)
-    head, written = send(response, [(first, True)], version)
+    head, _ = send(response, [(first, True)], version)
     assert b"transfer-encoding" not in head
     assert response.trailers(trailer_lines([(b"x-late", b"1")])) == b""
     assert response.ended and response.mismatch is None

@@ -373,7 +373,7 @@ class HTTPCycleCore(Wakeable):
         if not log_app_failure(exc, self.disconnected, "response"):
             return
         state = self.response_state
-        if state == RESPONSE_STREAMING or state == RESPONSE_TRAILING:
+        if RESPONSE_STREAMING <= state <= RESPONSE_TRAILING:  # The head is out, the end is not.
             self._reset()
         elif state < RESPONSE_STREAMING:
             self._send_internal_error()
