@@ -202,7 +202,8 @@ def test_streamed_body_then_trailers_in_several_messages() -> None:
     assert cycle.response_state == RESPONSE_TRAILING
     # The last body told the stream more follows; the trailers wait for the last message.
     assert stream.calls[1:] == [("body", b"b", True)]
-    cycle._accept(trailers([(b"X-Two", b"2")]))
+    # Any iterable of pairs, as for headers: a generator too.
+    cycle._accept(trailers(pair for pair in [(b"X-Two", b"2")]))
     assert cycle.response_complete
     assert stream.calls[2:] == [("trailers", ((b"x-one", b"1"), (b"x-two", b"2")))]
 

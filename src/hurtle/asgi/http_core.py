@@ -200,8 +200,8 @@ class HTTPCycleCore(Wakeable):
         self._headers: ResponseHeaders | None = None
         # http.response.start said `trailers: True` (asgiref docs/extensions.rst).
         self._trailers = False
-        # The fields of trailer messages with `more_trailers`, until the last one.
-        self._trailer_fields: list[object] | None = None
+        # The checked fields of trailer messages with `more_trailers`, until the last one.
+        self._trailer_fields: list[ResponseHeaders] | None = None
         # Body bytes the app sent (the access log's size).
         self.app_body_bytes = 0
         # The task running the app, when it did not finish at once (net/ sets it).
@@ -336,18 +336,24 @@ class HTTPCycleCore(Wakeable):
             if state >= RESPONSE_COMPLETE:
                 raise InvalidResponse("http.response.trailers sent after the response was complete")
             raise InvalidResponse("http.response.trailers sent before the last http.response.body")
-        fields = message.get("headers", ())
-        checked = check_trailers(fields)
+        checked = check_trailers(message.get("headers", ()))
         earlier = self._trailer_fields
         if message.get("more_trailers", False):
             if earlier is None:
                 earlier = self._trailer_fields = []
-            earlier.extend(fields)
+            earlier.append(checked)
             return None
         if earlier is not None:
-            earlier.extend(fields)
             self._trailer_fields = None
-            checked = check_trailers(earlier)
+            earlier.append(checked)
+            checked = ResponseHeaders(
+                tuple(line for part in earlier for line in part.lines),
+                tuple(pair for part in earlier for pair in part.pairs),
+                frozenset(name for part in earlier for name in part.names),
+                None,
+                False,
+                False,
+            )
         self.response_state = RESPONSE_COMPLETE
         if self._waiter is not None:
             self._wake()
