@@ -43,6 +43,7 @@ from hurtle.wire.headers import (
     InvalidResponse,
     ResponseHeaders,
     check_final_status,
+    check_links,
     check_response_headers,
 )
 
@@ -97,6 +98,12 @@ class ResponseStream(Protocol):
 
     def send_continue(self) -> None:
         """Send `100 Continue` (RFC 9110 section 10.1.1)."""
+
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        """Send `103 Early Hints` with these (checked) Link fields (RFC 8297).
+
+        Dropped where the client cannot take a 1xx (HTTP/1.0, RFC 9110 section 15.2).
+        """
 
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
@@ -286,6 +293,12 @@ class HTTPCycleCore(Wakeable):
                 raise InvalidResponse("http.response.start sent twice")
             self.status, self._headers = check_response_start(message)
             self.response_state = RESPONSE_HELD
+            return None
+        if kind == "http.response.early_hint":
+            # asgiref extensions.rst: any number of them, before the response starts.
+            if state != RESPONSE_IDLE:
+                raise InvalidResponse("http.response.early_hint sent after http.response.start")
+            self.connection.send_early_hint(check_links(message.get("links")))
             return None
         raise InvalidResponse(f"unexpected ASGI message type {kind!r} in an http cycle")
 

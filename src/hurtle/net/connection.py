@@ -32,7 +32,7 @@ from typing import Any, cast
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
 from hurtle.asgi.proxy_headers import ProxySettings
-from hurtle.asgi.scope import http_scope, websocket_scope
+from hurtle.asgi.scope import http_extensions, http_scope, websocket_scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
@@ -45,6 +45,7 @@ from hurtle.wire.h1 import (
     RequestEnded,
     RequestReceived,
     RequestRejected,
+    early_hints,
 )
 from hurtle.wire.headers import ResponseHeaders
 
@@ -84,6 +85,7 @@ class H1Connection(WriteBackpressure):
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
         self.extensions: dict[str, Any] = {}
+        self.http_extensions: dict[str, Any] = {}
         # Set when the peer is a trusted proxy and --proxy-headers is on.
         self.forwarded: ProxySettings | None = None
         # Typed as the compiled core, so that the compiled code here reaches
@@ -137,6 +139,7 @@ class H1Connection(WriteBackpressure):
         self.server = info.server
         self.scheme = info.scheme
         self.extensions = info.extensions
+        self.http_extensions = http_extensions(info.extensions)
         self.forwarded = info.forwarded
         if info.alpn == "h2" and self.state.h2_enabled:
             self._start_h2(b"")  # TLS negotiated HTTP/2 (RFC 9113 section 3.2).
@@ -254,7 +257,7 @@ class H1Connection(WriteBackpressure):
             self.scheme,
             state.root_path,
             state.lifespan_state,
-            self.extensions,
+            self.http_extensions,
             self.forwarded,
         )
         cycle = HTTPCycle(
@@ -425,6 +428,12 @@ class H1Connection(WriteBackpressure):
 
     def send_continue(self) -> None:
         self._write(_CONTINUE)
+
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        request = self._request
+        # RFC 9110 section 15.2: no 1xx to an HTTP/1.0 client; nothing to say without links.
+        if request is not None and request.http_version == "1.1" and links.lines:
+            self._write(early_hints(links))
 
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool

@@ -36,7 +36,7 @@ from typing import cast
 
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
-from hurtle.asgi.scope import http_scope
+from hurtle.asgi.scope import http_extensions, http_scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
@@ -109,6 +109,12 @@ class H2Stream:
         # RFC 9110 section 10.1.1 and RFC 9113 section 8.1: an interim HEADERS.
         if not self.ended:
             self.connection.wire.send_headers(self.stream_id, 100, (), False)
+            self.connection.output_ready()
+
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        # RFC 8297 and RFC 9113 section 8.1: an interim HEADERS, :status 103.
+        if not self.ended and links.pairs:
+            self.connection.wire.send_headers(self.stream_id, 103, links.pairs, False)
             self.connection.output_ready()
 
     def send_response(
@@ -270,6 +276,7 @@ class H2Connection(WriteBackpressure):
         self.server = info.server
         self.scheme = info.scheme
         self.extensions = info.extensions
+        self.http_extensions = http_extensions(info.extensions)
         self.forwarded = info.forwarded
         self.wire = H2Wire(state.h2_settings)
         self.transport: asyncio.Transport | None = None
@@ -435,7 +442,7 @@ class H2Connection(WriteBackpressure):
             self.scheme,
             state.root_path,
             state.lifespan_state,
-            self.extensions,
+            self.http_extensions,
             self.forwarded,
         )
         stream = H2Stream(self, stream_id, method)

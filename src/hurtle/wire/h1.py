@@ -46,6 +46,7 @@ __all__ = [
     "RequestEnded",
     "RequestReceived",
     "RequestRejected",
+    "early_hints",
 ]
 
 
@@ -574,6 +575,14 @@ _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _CRLF_LAST_CHUNK = _CRLF + _LAST_CHUNK
 _NOTHING = (b"", b"", b"")
+
+
+def early_hints(links: ResponseHeaders) -> bytes:
+    """A `103 Early Hints` interim response carrying checked Link fields (RFC 8297).
+
+    Only for an HTTP/1.1 client: a 1xx never goes to HTTP/1.0 (RFC 9110 section 15.2).
+    """
+    return b"".join([status_line(103), *links.lines, _CRLF])
 
 
 class H1Response:
