@@ -58,6 +58,10 @@ class RecordingStream:
         self.calls.append(("body", body, more_body))
         return None
 
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        self.calls.append(("file", offset, count))
+        return None
+
     def body_consumed(self, size: int) -> None:
         self.calls.append(("consumed", size))
 

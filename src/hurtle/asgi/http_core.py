@@ -36,6 +36,7 @@ from typing import Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
+from hurtle.asgi.file_body import start_file_body
 from hurtle.asgi.types import ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import error_log, log_access
@@ -116,6 +117,14 @@ class ResponseStream(Protocol):
 
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         """Send a further piece of body."""
+
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        """Send `count` bytes of the file `fd` from `offset` as body, without copying them.
+
+        None when this stream cannot (asgi/file_body.py then reads the file in
+        pieces); else a future of the number of bytes sent, fewer than `count`
+        only if the file ended early. Called after the head went out.
+        """
 
     def body_consumed(self, size: int) -> None:
         """The app took `size` bytes of request body: credit for the client to send more."""
@@ -300,6 +309,10 @@ class HTTPCycleCore(Wakeable):
                 raise InvalidResponse("http.response.early_hint sent after http.response.start")
             self.connection.send_early_hint(check_links(message.get("links")))
             return None
+        if kind == "http.response.pathsend" or kind == "http.response.zerocopysend":
+            if state != RESPONSE_STREAMING and state != RESPONSE_HELD:
+                raise InvalidResponse(f"{kind} sent outside a response in progress")
+            return start_file_body(self, message)
         raise InvalidResponse(f"unexpected ASGI message type {kind!r} in an http cycle")
 
     # -- the end of the app ----------------------------------------------------

@@ -26,7 +26,12 @@ def http_extensions(connection_extensions: dict[str, Any]) -> dict[str, Any]:
     The connection's own (`tls`) plus the response extensions hurtle serves
     on HTTP/1.1 and HTTP/2 alike; built once per connection.
     """
-    return {**connection_extensions, "http.response.early_hint": {}}
+    return {
+        **connection_extensions,
+        "http.response.early_hint": {},
+        "http.response.pathsend": {},
+        "http.response.zerocopysend": {},
+    }
 
 
 def http_scope(

@@ -37,6 +37,7 @@ from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
 from hurtle.net.write_backpressure import WriteBackpressure
+from hurtle.net.zero_copy import send_unframed
 from hurtle.wire.h1 import (
     BodyReceived,
     Event,
@@ -110,6 +111,8 @@ class H1Connection(WriteBackpressure):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_activity = 0.0
         self._write_timer: asyncio.TimerHandle | None = None
+        # A file being sent by the kernel (net/zero_copy.py), while it is.
+        self._file_task: asyncio.Task[int] | None = None
         self._requests = 0
         self._output: list[bytes] = []
         self._output_size = 0
@@ -193,6 +196,9 @@ class H1Connection(WriteBackpressure):
         self._output = []
         self._output_size = 0
         self._release_writer()
+        if self._file_task is not None:
+            self._file_task.cancel()  # It may be waiting for the socket to take more.
+            self._file_task = None
 
     def _writing_paused(self) -> None:
         if self._write_timer is None:
@@ -518,6 +524,30 @@ class H1Connection(WriteBackpressure):
                 for data in output:
                     transport.write(data)
 
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        response = self.response
+        transport = self.transport
+        if response is None or transport is None or transport.is_closing():
+            return None
+        if transport.get_extra_info("ssl_object") is not None:
+            return None  # TLS encrypts in user space: the file is read in pieces.
+        size = response.unframed(count)
+        if size is None:
+            return None  # Chunked or close-delimited: framed pieces (asgi/file_body.py).
+        done: asyncio.Future[int]
+        if size == 0:
+            done = self.loop.create_future()
+            done.set_result(count)  # Nothing may go out (HEAD, or no length left).
+            return done
+        task = self.loop.create_task(send_unframed(self, transport, fd, offset, size))
+        self._file_task = task
+        # What the file held beyond the declared length counts as sent:
+        # unframed() cut it, and the mismatch is logged with the last body.
+        excess = count - size
+        if excess:
+            return _plus(self.loop, task, excess)
+        return task
+
     def body_consumed(self, size: int) -> None:
         # One request body is read at a time: whatever the app took, reading
         # may go on (it paused at BODY_HIGH_WATER, asgi/http_core.py).
@@ -666,6 +696,26 @@ class H1Connection(WriteBackpressure):
         self._output_size = 0
         if self.transport is not None:
             self.transport.abort()
+
+
+def _plus(
+    loop: asyncio.AbstractEventLoop, sent: asyncio.Future[int], extra: int
+) -> asyncio.Future[int]:
+    """A future of `sent`'s result plus `extra` (its exception, or cancellation, if it has one)."""
+    result: asyncio.Future[int] = loop.create_future()
+
+    def done(future: asyncio.Future[int]) -> None:
+        if result.done():
+            return
+        if future.cancelled():
+            result.cancel()
+        elif future.exception() is not None:
+            result.set_exception(future.exception())  # type: ignore[arg-type]
+        else:
+            result.set_result(future.result() + extra)
+
+    sent.add_done_callback(done)
+    return result
 
 
 # Fields of the upgrade request that belong to the HTTP/1.1 hop, not to the

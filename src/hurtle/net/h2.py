@@ -150,6 +150,11 @@ class H2Stream:
         connection.wire.send_headers(self.stream_id, status, fields, False)
         return self._send(body, more_body)
 
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        # HTTP/2 frames every piece in DATA within the peer's windows: the file
+        # is read in pieces that go through the body path (asgi/file_body.py).
+        return None
+
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         if self.ended:
             return None
