@@ -149,9 +149,6 @@ async def _send(cycle: _Cycle, body: _FileBody) -> None:
             await _piece(cycle, data, True)
         if not body.more_body:
             await _piece(cycle, b"", False)
-        elif body.owned is False and body.size:
-            # zerocopysend: the file position moves past what was sent, as a write would.
-            os.lseek(body.fd, position, os.SEEK_SET)
     finally:
         body.close()
 
