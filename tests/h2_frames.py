@@ -232,6 +232,8 @@ class H2Client:
         self.auto_ack = auto_ack
         self.status: dict[int, int] = {}
         self.headers: dict[int, list[tuple[bytes, bytes]]] = {}
+        # Each stream's interim (1xx) heads, in order, before its final one.
+        self.interim: dict[int, list[list[tuple[bytes, bytes]]]] = {}
         self.bodies: dict[int, bytes] = {}
         self.trailers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.ended: set[int] = set()
@@ -302,6 +304,8 @@ class H2Client:
             if isinstance(event, h2.events.ResponseReceived):
                 self.headers[event.stream_id] = list(event.headers)
                 self.status[event.stream_id] = int(dict(event.headers)[b":status"])
+            elif isinstance(event, h2.events.InformationalResponseReceived):
+                self.interim.setdefault(event.stream_id, []).append(list(event.headers))
             elif isinstance(event, h2.events.DataReceived):
                 self.bodies[event.stream_id] = self.bodies.get(event.stream_id, b"") + event.data
                 if self.auto_ack:

@@ -46,6 +46,9 @@ class RecordingStream:
     def send_continue(self) -> None:
         self.calls.append(("continue",))
 
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        self.calls.append(("early_hint", links.pairs))
+
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> asyncio.Future[None] | None:
@@ -58,6 +61,10 @@ class RecordingStream:
 
     def send_trailers(self, trailers: ResponseHeaders) -> asyncio.Future[None] | None:
         self.calls.append(("trailers", trailers.pairs))
+        return None
+
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        self.calls.append(("file", offset, count))
         return None
 
     def body_consumed(self, size: int) -> None:
@@ -116,6 +123,21 @@ def test_start_is_checked_and_held_until_the_first_body() -> None:
     assert cycle.response_state == RESPONSE_HELD
     assert stream.calls == []  # Nothing reaches the protocol yet.
     assert not cycle.head_sent
+
+
+def test_early_hints_go_out_at_once_any_number_of_times_before_the_start() -> None:
+    """asgiref extensions.rst, http.response.early_hint: sent as they come, in order;
+    after http.response.start one is an app error."""
+    cycle, stream = make_cycle()
+    hint: Message = {"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]}
+    assert cycle._accept(hint) is None
+    assert cycle._accept(hint) is None
+    assert cycle.response_state == RESPONSE_IDLE
+    assert stream.calls == [("early_hint", ((b"link", b"</a.css>; rel=preload"),))] * 2
+    cycle._accept(start())
+    with pytest.raises(InvalidResponse, match=r"early_hint sent after http\.response\.start"):
+        cycle._accept(hint)
+    assert len(stream.calls) == 2
 
 
 def test_held_to_complete_sends_head_and_body_together() -> None:

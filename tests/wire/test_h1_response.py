@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from hurtle.wire.h1 import H1Response
-from hurtle.wire.headers import InvalidResponse, check_final_status, check_response_headers
+from hurtle.wire.h1 import H1Response, early_hints
+from hurtle.wire.headers import (
+    InvalidResponse,
+    check_final_status,
+    check_links,
+    check_response_headers,
+)
 
 Headers = list[tuple[bytes, bytes]]
 Piece = tuple[bytes, bool]
@@ -489,3 +494,24 @@ def test_trailers_after_a_body_shorter_than_its_content_length_are_a_mismatch() 
     assert response.trailers(()) == b""
     assert response.mismatch is not None and "shorter" in response.mismatch
     assert not response.keep_alive
+
+
+def test_early_hints_are_one_103_with_a_link_line_per_link() -> None:
+    """RFC 8297 section 2: a 103 interim response whose Link fields the client may use."""
+    links = check_links([b"</a.css>; rel=preload; as=style", b"</b.js>; rel=preload"])
+    assert early_hints(links) == (
+        b"HTTP/1.1 103 Early Hints\r\n"
+        b"link: </a.css>; rel=preload; as=style\r\n"
+        b"link: </b.js>; rel=preload\r\n"
+        b"\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "links",
+    [None, b"</a>", "</a>", [b"</a>\r\nx: 1"], [b"</a>\x00"], ["</a>"], 7],
+)
+def test_links_are_checked_like_header_values(links: object) -> None:
+    """RFC 9110 section 5.5: no CR, LF or NUL; the extension wants a list of bytes."""
+    with pytest.raises(InvalidResponse):
+        check_links(links)

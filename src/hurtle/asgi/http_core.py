@@ -39,6 +39,7 @@ from typing import Final, Protocol
 
 from mypy_extensions import mypyc_attr
 
+from hurtle.asgi.file_body import start_file_body
 from hurtle.asgi.types import ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import error_log, log_access
@@ -46,6 +47,7 @@ from hurtle.wire.headers import (
     InvalidResponse,
     ResponseHeaders,
     check_final_status,
+    check_links,
     check_response_headers,
     check_trailers,
 )
@@ -104,6 +106,12 @@ class ResponseStream(Protocol):
     def send_continue(self) -> None:
         """Send `100 Continue` (RFC 9110 section 10.1.1)."""
 
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        """Send `103 Early Hints` with these (checked) Link fields (RFC 8297).
+
+        Dropped where the client cannot take a 1xx (HTTP/1.0, RFC 9110 section 15.2).
+        """
+
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> asyncio.Future[None] | None:
@@ -122,6 +130,14 @@ class ResponseStream(Protocol):
         The stream sends them where its protocol can (a trailing HEADERS on
         HTTP/2, a chunked trailer section on HTTP/1.1 to a client that sent
         `TE: trailers`) and drops them elsewhere; either way the response ends.
+        """
+
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        """Send `count` bytes of the file `fd` from `offset` as body, without copying them.
+
+        None when this stream cannot (asgi/file_body.py then reads the file in
+        pieces); else a future of the number of bytes sent, fewer than `count`
+        only if the file ended early. Called after the head went out.
         """
 
     def body_consumed(self, size: int) -> None:
@@ -317,6 +333,16 @@ class HTTPCycleCore(Wakeable):
             return None
         if kind == "http.response.trailers":
             return self._accept_trailers(message)
+        if kind == "http.response.early_hint":
+            # asgiref extensions.rst: any number of them, before the response starts.
+            if state != RESPONSE_IDLE:
+                raise InvalidResponse("http.response.early_hint sent after http.response.start")
+            self.connection.send_early_hint(check_links(message.get("links")))
+            return None
+        if kind == "http.response.pathsend" or kind == "http.response.zerocopysend":
+            if state != RESPONSE_STREAMING and state != RESPONSE_HELD:
+                raise InvalidResponse(f"{kind} sent outside a response in progress")
+            return start_file_body(self, message)
         raise InvalidResponse(f"unexpected ASGI message type {kind!r} in an http cycle")
 
     def _accept_trailers(self, message: Message) -> asyncio.Future[None] | None:

@@ -17,7 +17,22 @@ import httptools
 from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import HTTP_ASGI, WEBSOCKET_ASGI, Scope
 
-__all__ = ["http_scope", "split_target", "websocket_scope"]
+__all__ = ["http_extensions", "http_scope", "split_target", "websocket_scope"]
+
+
+def http_extensions(connection_extensions: dict[str, Any]) -> dict[str, Any]:
+    """The `extensions` of every HTTP request on a connection (asgiref extensions.rst).
+
+    The connection's own (`tls`) plus the response extensions hurtle serves
+    on HTTP/1.1 and HTTP/2 alike; built once per connection.
+    """
+    return {
+        **connection_extensions,
+        "http.response.trailers": {},
+        "http.response.early_hint": {},
+        "http.response.pathsend": {},
+        "http.response.zerocopysend": {},
+    }
 
 
 def http_scope(

@@ -32,11 +32,12 @@ from typing import Any, cast
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
 from hurtle.asgi.proxy_headers import ProxySettings
-from hurtle.asgi.scope import http_scope, websocket_scope
+from hurtle.asgi.scope import http_extensions, http_scope, websocket_scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
 from hurtle.net.write_backpressure import WriteBackpressure
+from hurtle.net.zero_copy import send_unframed
 from hurtle.wire.h1 import (
     BodyReceived,
     Event,
@@ -45,6 +46,7 @@ from hurtle.wire.h1 import (
     RequestEnded,
     RequestReceived,
     RequestRejected,
+    early_hints,
 )
 from hurtle.wire.headers import ResponseHeaders
 
@@ -84,6 +86,7 @@ class H1Connection(WriteBackpressure):
         self.server: tuple[str, int | None] | None = None
         self.scheme = "http"
         self.extensions: dict[str, Any] = {}
+        self.http_extensions: dict[str, Any] = {}
         # Set when the peer is a trusted proxy and --proxy-headers is on.
         self.forwarded: ProxySettings | None = None
         # Typed as the compiled core, so that the compiled code here reaches
@@ -108,6 +111,8 @@ class H1Connection(WriteBackpressure):
         self._body_timer: asyncio.TimerHandle | None = None
         self._body_activity = 0.0
         self._write_timer: asyncio.TimerHandle | None = None
+        # A file being sent by the kernel (net/zero_copy.py), while it is.
+        self._file_task: asyncio.Task[int] | None = None
         self._requests = 0
         self._output: list[bytes] = []
         self._output_size = 0
@@ -137,6 +142,7 @@ class H1Connection(WriteBackpressure):
         self.server = info.server
         self.scheme = info.scheme
         self.extensions = info.extensions
+        self.http_extensions = http_extensions(info.extensions)
         self.forwarded = info.forwarded
         if info.alpn == "h2" and self.state.h2_enabled:
             self._start_h2(b"")  # TLS negotiated HTTP/2 (RFC 9113 section 3.2).
@@ -190,6 +196,9 @@ class H1Connection(WriteBackpressure):
         self._output = []
         self._output_size = 0
         self._release_writer()
+        if self._file_task is not None:
+            self._file_task.cancel()  # It may be waiting for the socket to take more.
+            self._file_task = None
 
     def _writing_paused(self) -> None:
         if self._write_timer is None:
@@ -254,7 +263,7 @@ class H1Connection(WriteBackpressure):
             self.scheme,
             state.root_path,
             state.lifespan_state,
-            self.extensions,
+            self.http_extensions,
             self.forwarded,
         )
         cycle = HTTPCycle(
@@ -426,6 +435,12 @@ class H1Connection(WriteBackpressure):
     def send_continue(self) -> None:
         self._write(_CONTINUE)
 
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        request = self._request
+        # RFC 9110 section 15.2: no 1xx to an HTTP/1.0 client; nothing to say without links.
+        if request is not None and request.http_version == "1.1" and links.lines:
+            self._write(early_hints(links))
+
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> asyncio.Future[None] | None:
@@ -525,6 +540,30 @@ class H1Connection(WriteBackpressure):
             else:
                 for data in output:
                     transport.write(data)
+
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        response = self.response
+        transport = self.transport
+        if response is None or transport is None or transport.is_closing():
+            return None
+        if transport.get_extra_info("ssl_object") is not None:
+            return None  # TLS encrypts in user space: the file is read in pieces.
+        size = response.unframed(count)
+        if size is None:
+            return None  # Chunked or close-delimited: framed pieces (asgi/file_body.py).
+        done: asyncio.Future[int]
+        if size == 0:
+            done = self.loop.create_future()
+            done.set_result(count)  # Nothing may go out (HEAD, or no length left).
+            return done
+        task = self.loop.create_task(send_unframed(self, transport, fd, offset, size))
+        self._file_task = task
+        # What the file held beyond the declared length counts as sent:
+        # unframed() cut it, and the mismatch is logged with the last body.
+        excess = count - size
+        if excess:
+            return _plus(self.loop, task, excess)
+        return task
 
     def body_consumed(self, size: int) -> None:
         # One request body is read at a time: whatever the app took, reading
@@ -674,6 +713,26 @@ class H1Connection(WriteBackpressure):
         self._output_size = 0
         if self.transport is not None:
             self.transport.abort()
+
+
+def _plus(
+    loop: asyncio.AbstractEventLoop, sent: asyncio.Future[int], extra: int
+) -> asyncio.Future[int]:
+    """A future of `sent`'s result plus `extra` (its exception, or cancellation, if it has one)."""
+    result: asyncio.Future[int] = loop.create_future()
+
+    def done(future: asyncio.Future[int]) -> None:
+        if result.done():
+            return
+        if future.cancelled():
+            result.cancel()
+        elif future.exception() is not None:
+            result.set_exception(future.exception())  # type: ignore[arg-type]
+        else:
+            result.set_result(future.result() + extra)
+
+    sent.add_done_callback(done)
+    return result
 
 
 # Fields of the upgrade request that belong to the HTTP/1.1 hop, not to the

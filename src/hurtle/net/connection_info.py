@@ -55,8 +55,7 @@ class ConnectionInfo:
         elif isinstance(sock, str) and sock:
             server = (sock, None)
         scheme = "http"
-        # HTTP/1.1 and HTTP/2 both carry trailers (net/connection.py, net/h2.py).
-        extensions: dict[str, Any] = {"http.response.trailers": {}}
+        extensions: dict[str, Any] = {}
         alpn = None
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:

@@ -36,7 +36,7 @@ from typing import cast
 
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
-from hurtle.asgi.scope import http_scope
+from hurtle.asgi.scope import http_extensions, http_scope
 from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
@@ -114,6 +114,12 @@ class H2Stream:
             self.connection.wire.send_headers(self.stream_id, 100, (), False)
             self.connection.output_ready()
 
+    def send_early_hint(self, links: ResponseHeaders) -> None:
+        # RFC 8297 and RFC 9113 section 8.1: an interim HEADERS, :status 103.
+        if not self.ended and links.pairs:
+            self.connection.wire.send_headers(self.stream_id, 103, links.pairs, False)
+            self.connection.output_ready()
+
     def send_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> asyncio.Future[None] | None:
@@ -146,6 +152,11 @@ class H2Stream:
             return None
         connection.wire.send_headers(self.stream_id, status, fields, False)
         return self._send(body, more_body)
+
+    def send_file(self, fd: int, offset: int, count: int) -> asyncio.Future[int] | None:
+        # HTTP/2 frames every piece in DATA within the peer's windows: the file
+        # is read in pieces that go through the body path (asgi/file_body.py).
+        return None
 
     def send_body(self, body: bytes, more_body: bool) -> asyncio.Future[None] | None:
         if self.ended:
@@ -305,6 +316,7 @@ class H2Connection(WriteBackpressure):
         self.server = info.server
         self.scheme = info.scheme
         self.extensions = info.extensions
+        self.http_extensions = http_extensions(info.extensions)
         self.forwarded = info.forwarded
         self.wire = H2Wire(state.h2_settings)
         self.transport: asyncio.Transport | None = None
@@ -470,7 +482,7 @@ class H2Connection(WriteBackpressure):
             self.scheme,
             state.root_path,
             state.lifespan_state,
-            self.extensions,
+            self.http_extensions,
             self.forwarded,
         )
         stream = H2Stream(self, stream_id, method)

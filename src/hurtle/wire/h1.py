@@ -46,6 +46,7 @@ __all__ = [
     "RequestEnded",
     "RequestReceived",
     "RequestRejected",
+    "early_hints",
 ]
 
 
@@ -577,6 +578,14 @@ _LAST_CHUNK_SIZE = b"0\r\n"
 _NOTHING = (b"", b"", b"")
 
 
+def early_hints(links: ResponseHeaders) -> bytes:
+    """A `103 Early Hints` interim response carrying checked Link fields (RFC 8297).
+
+    Only for an HTTP/1.1 client: a 1xx never goes to HTTP/1.0 (RFC 9110 section 15.2).
+    """
+    return b"".join([status_line(103), *links.lines, _CRLF])
+
+
 class H1Response:
     """Frames one response. `head()` returns the status line and headers, `frame()` (or
     `body()`) each piece of body.
@@ -671,6 +680,28 @@ class H1Response:
         """Frame one piece of body; the last call has `more_body` false."""
         prefix, data, suffix = self.frame(data, more_body)
         return prefix + data + suffix if prefix or suffix else data
+
+    def unframed(self, count: int) -> int | None:
+        """How many of `count` body bytes may go out as they are (a file the kernel sends).
+
+        Only a body of declared length goes unframed (RFC 9112 section 6.3:
+        Content-Length frames it); never more than is left of it (RFC 9110
+        section 8.6). None when framing is needed (chunked, close-delimited).
+        The bytes count as written: the caller sends exactly that many, or
+        the connection must be aborted.
+        """
+        remaining = self._remaining
+        if self.ended or self._chunked or remaining is None:
+            return None
+        if self._no_body:
+            return 0
+        if count > remaining:
+            self.mismatch = f"body longer than content-length ({self.body_bytes_written + count} > {self.body_bytes_written + remaining})"
+            self.keep_alive = False
+            count = remaining
+        self._remaining = remaining - count
+        self.body_bytes_written += count
+        return count
 
     def frame(self, data: bytes, more_body: bool) -> tuple[bytes, bytes, bytes]:
         """One piece of body as (framing before, body, framing after).

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidResponse",
     "ResponseHeaders",
     "check_final_status",
+    "check_links",
     "check_response_headers",
     "check_status",
     "check_trailers",
@@ -262,3 +263,18 @@ def check_trailers(fields: Iterable[object]) -> ResponseHeaders:
                 f"{name.decode('ascii')!r} is not allowed in trailers (RFC 9110 section 6.5.1)"
             )
     return checked
+
+
+def check_links(links: object) -> ResponseHeaders:
+    """The Link fields of an early hint (asgiref extensions.rst; RFC 8297), checked.
+
+    `links` is a list of Link field values (bytes), each checked like any
+    header value (RFC 9110 section 5.5).
+    """
+    if isinstance(links, bytes | bytearray | str) or not isinstance(links, Iterable):
+        raise InvalidResponse(f"links must be a list of bytes, got {links!r}")
+    values = tuple(links)
+    for value in values:
+        if not isinstance(value, bytes):
+            raise InvalidResponse(f"each link must be bytes, got {value!r}")
+    return check_response_headers([(b"link", value) for value in values])
