@@ -155,8 +155,8 @@ def test_close_codes_both_ways(client: H2WebSocketClient, events: Events) -> Non
     client.send_text(app_closes, "close-me")
     client.wait(lambda: app_closes in client.ended)
     assert client.close_code(app_closes) == 4001
-    assert client.sockets[app_closes].close_rcvd is not None
-    assert client.sockets[app_closes].close_rcvd.reason == "as asked"
+    close = client.sockets[app_closes].close_rcvd
+    assert close is not None and close.reason == "as asked"
 
     client_closes = client.open()
     client.send_close(client_closes, 4321, "leaving")
