@@ -136,6 +136,10 @@ class H2WebSocketClient:
 
     def _write(self, stream_id: int, timeout: float = 10) -> None:
         """The protocol's frames as DATA within the server's windows; END_STREAM for EOF."""
+        if self.h2.state_machine.state is h2.connection.ConnectionState.CLOSED:
+            # h2 sends nothing after a GOAWAY, not even on streams still open.
+            self.sockets[stream_id].data_to_send()
+            return
         deadline = time.monotonic() + timeout
         for data in self.sockets[stream_id].data_to_send():
             if stream_id in self.reset or self.h2.streams.get(stream_id) is None:

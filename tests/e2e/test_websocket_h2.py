@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -285,5 +286,41 @@ def test_without_websockets_extended_connect_is_not_offered(serve_app: Serve) ->
         plain = client.request(b"/still")
         client.wait(lambda: plain in client.ended)
         assert client.bodies[plain] == b"plain /still"
+    finally:
+        client.close()
+
+
+def test_pings_go_out_and_a_silent_client_is_closed_with_1011(
+    serve_app: Serve, events: Events
+) -> None:
+    """--ws-ping-interval and --ws-ping-timeout, as over HTTP/1.1."""
+    server = serve_app(echo_app(events), ws_ping_interval=0.2, ws_ping_timeout=0.3)
+    client = H2WebSocketClient(server.port)
+    try:
+        answering = client.open()
+        client.wait(lambda: any(f.opcode.name == "PING" for f in client.frames.get(answering, [])))
+        client.send_text(answering, "still here")  # The pong went back with the pump.
+        client.wait(lambda: client.messages(answering) == ["still here"])
+        # Now the client reads nothing: its pong never comes.
+        wait_for(lambda: any(e.get("code") == 1011 for e in events), timeout=5)
+        client.wait(lambda: answering in client.ended or answering in client.reset)
+    finally:
+        client.close()
+
+
+def test_graceful_shutdown_closes_with_1012(serve_app: Serve, events: Events) -> None:
+    server = serve_app(echo_app(events), ws_ping_interval=None)
+    client = H2WebSocketClient(server.port)
+    try:
+        stream = client.open()
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        client.wait(lambda: client.close_code(stream) is not None)
+        assert client.close_code(stream) == 1012
+        # h2 as a client sends nothing after the GOAWAY that came with the close
+        # frame (docs/http2.md), so this client cannot answer it: it leaves.
+        client.close()
+        stopper.join(15)
+        assert not stopper.is_alive()
     finally:
         client.close()
