@@ -10,6 +10,10 @@ found HTTP/2 on it (ALPN h2, the prior-knowledge preface, or an accepted
 HTTP/1.1 runs; body and end go to the cycle; a reset tells its app that the
 client went away.
 
+An extended CONNECT with `:protocol websocket` (RFC 8441) opens an
+`H2WebSocketStream` instead: the carrier of a WebSocket session
+(net/h2_websocket.py), which gets the stream's DATA, END_STREAM and resets.
+
 Requests that the client resets in the same read as it opened them start no
 app (RFC 9113 section 8.1, CVE-2023-44487): the read's events are looked at
 whole before any app starts.

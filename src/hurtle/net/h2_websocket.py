@@ -27,7 +27,8 @@ The stream is over when both sides ended it (END_STREAM each way), or
 either reset it, or the connection went; once the app has returned too,
 the connection forgets it. After hurtle's END_STREAM a client that has not
 ended its side is told to stop with RST_STREAM NO_ERROR (RFC 9113 section
-8.1): the close handshake is complete by then, or the answer was HTTP.
+8.1): by then the close handshake is complete, or the connection was failed
+(RFC 6455 section 7.1.7: no waiting for the peer), or the answer was HTTP.
 """
 
 from __future__ import annotations
