@@ -108,8 +108,15 @@ def test_websocket_handshake_access_line(hurtle_process: Callable[..., ServerPro
             await ws.close(4000, "bye\r\nforged line")
 
     asyncio.run(asyncio.wait_for(chat(), 10))
+    # Over HTTP/2 (RFC 8441) the handshake's answer is a 200.
+    from h2_websocket_client import H2WebSocketClient
+
+    client = H2WebSocketClient(server.port)
+    client.open(b"/chat?room=2")
+    client.close()
     server.stop()
     assert any('"WebSocket /chat?room=1" 101' in line for line in server.lines), server.output
+    assert any('"WebSocket /chat?room=2" 200' in line for line in server.lines), server.output
     closed = [line for line in server.lines if "WebSocket closed: 4000" in line]
     assert closed and closed[0].endswith("bye\\x0d\\x0aforged line")
     assert not any(line.startswith("forged line") for line in server.lines)

@@ -455,3 +455,67 @@ def test_a_client_goaway_ends_the_connection() -> None:
     events = peer.feed(GoAwayFrame(0, last_stream_id=0, error_code=0).serialize())
     (ended,) = of_type(events, ConnectionEnded)
     assert ended.error_code == 0 and ended.reason == ""
+
+
+# -- RFC 8441: extended CONNECT, for WebSockets over HTTP/2 ------------------------
+
+EXTENDED_CONNECT = [
+    (b":method", b"CONNECT"),
+    (b":protocol", b"websocket"),
+    (b":scheme", b"http"),
+    (b":path", b"/chat?room=1"),
+    (b":authority", b"example.test"),
+    (b"sec-websocket-version", b"13"),
+]
+
+
+def connect_peer(enabled: bool, settings: H2Settings | None = None) -> Peer:
+    peer = Peer.__new__(Peer)
+    peer.wire = H2Wire(settings or H2Settings(), enable_connect_protocol=enabled)
+    peer.writer = FrameWriter()
+    peer.reader = FrameReader()
+    peer.frames = []
+    peer.wire.start()
+    peer.feed(peer.writer.preface())
+    peer.feed(peer.writer.settings_ack())
+    return peer
+
+
+def test_enable_connect_protocol_is_announced_only_when_asked() -> None:
+    """RFC 8441 section 3: SETTINGS_ENABLE_CONNECT_PROTOCOL (0x8) = 1."""
+    on = connect_peer(True).frames[0]
+    off = connect_peer(False).frames[0]
+    assert isinstance(on, SettingsFrame) and on.settings.get(0x8) == 1
+    assert isinstance(off, SettingsFrame) and off.settings.get(0x8, 0) == 0
+
+
+def test_an_extended_connect_is_a_request_with_its_protocol() -> None:
+    """RFC 8441 section 4: :protocol, with :scheme and :path, on a CONNECT."""
+    peer = connect_peer(True)
+    events = peer.feed(peer.writer.headers(1, EXTENDED_CONNECT, end_stream=False))
+    (request,) = of_type(events, RequestReceived)
+    assert request.method == "CONNECT" and request.protocol == "websocket"
+    assert request.target == b"/chat?room=1" and request.scheme == "http"
+    assert request.headers[0] == (b"host", b"example.test")
+    assert not request.ended and not resets(peer.frames)
+
+
+def test_an_extended_connect_not_offered_is_malformed() -> None:
+    """RFC 8441 section 4: without the setting, :protocol makes the request malformed,
+    a stream error (RFC 9113 section 8.1.1); the connection goes on."""
+    peer = connect_peer(False)
+    events = peer.feed(peer.writer.headers(1, EXTENDED_CONNECT, end_stream=False))
+    assert not of_type(events, RequestReceived)
+    assert resets(peer.frames) == {1: PROTOCOL_ERROR}
+    events = peer.request(3)
+    assert of_type(events, RequestReceived)
+
+
+def test_a_tunnel_is_not_held_to_the_body_limit() -> None:
+    """A WebSocket's DATA is frames, bounded by --ws-max-size per message, not a body."""
+    peer = connect_peer(True, H2Settings(max_body=100))
+    peer.feed(peer.writer.headers(1, EXTENDED_CONNECT, end_stream=False))
+    events = peer.feed(peer.writer.data(1, b"x" * 80))
+    events += peer.feed(peer.writer.data(1, b"x" * 80))
+    assert sum(len(e.data) for e in of_type(events, BodyReceived)) == 160
+    assert not of_type(events, RequestRejected)

@@ -160,7 +160,8 @@ class WebSocketCycle(Wakeable, RunsApp):
             self.stream.accept(subprotocol, message.get("headers") or [])
             self.phase = Phase.OPEN
             self.handshake_done = True
-            self._log_handshake(101)
+            # HTTP/2 accepts with 200 (RFC 8441 section 5), HTTP/1.1 with 101.
+            self._log_handshake(200 if self.scope["http_version"] == "2" else 101)
         elif kind == "websocket.close":
             code = message.get("code", 1000)
             reason = message.get("reason") or ""

@@ -10,6 +10,10 @@ found HTTP/2 on it (ALPN h2, the prior-knowledge preface, or an accepted
 HTTP/1.1 runs; body and end go to the cycle; a reset tells its app that the
 client went away.
 
+An extended CONNECT with `:protocol websocket` (RFC 8441) opens an
+`H2WebSocketStream` instead: the carrier of a WebSocket session
+(net/h2_websocket.py), which gets the stream's DATA, END_STREAM and resets.
+
 Requests that the client resets in the same read as it opened them start no
 app (RFC 9113 section 8.1, CVE-2023-44487): the read's events are looked at
 whole before any app starts.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from time import perf_counter
-from typing import cast
+from typing import Protocol, cast
 
 from hurtle.asgi.http import HTTPCycle
 from hurtle.asgi.http_core import PLAIN_TEXT, HTTPCycleCore
@@ -54,7 +58,7 @@ from hurtle.wire.h2 import (
 )
 from hurtle.wire.headers import ResponseHeaders
 
-__all__ = ["H2Connection", "H2Stream"]
+__all__ = ["CarriedSession", "H2Connection", "H2Stream", "H2WebSocketStream"]
 
 _INTERNAL_ERROR = 0x2
 _CANCEL = 0x8
@@ -246,6 +250,19 @@ class H2Stream:
         self.connection.wire.body_consumed(self.stream_id, size)
         self.connection.output_ready()
 
+    # -- events from the connection (a WebSocket's stream has its own) ---------------
+
+    def body_received(self, data: bytes) -> None:
+        if self.cycle is not None:
+            self.cycle.feed_body(data)  # Flow control bounds it.
+        else:
+            self.body_consumed(len(data))
+
+    def end_received(self) -> None:
+        self.request_ended = True
+        if self.cycle is not None:
+            self.cycle.feed_end()
+
     def response_failed(self) -> None:
         self.reset(_INTERNAL_ERROR)
 
@@ -267,6 +284,9 @@ class H2Stream:
         self._unblocked()
         if self.cycle is not None:
             self.cycle.feed_disconnect()
+
+    def shutdown(self) -> None:
+        """Graceful shutdown of what runs on the stream (a WebSocket has its own)."""
 
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
         self.connection.state.request_finished(cycle.task)
@@ -306,6 +326,144 @@ class H2Stream:
             self.cycle.feed_disconnect()
 
 
+class CarriedSession(Protocol):
+    """What an H2WebSocketStream carries: net/h2_websocket.py's H2WebSocket."""
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def eof_received(self) -> bool | None: ...
+
+    def connection_lost(self, exc: Exception | None) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def handshake_done(self) -> bool: ...
+
+    def accepted(self) -> bool: ...
+
+
+class H2WebSocketStream(H2Stream):
+    """An HTTP/2 stream as a WebSocket's carrier (net/websocket.py's WebSocketCarrier;
+    net/h2_websocket.py has the rules of its end)."""
+
+    __slots__ = ("app_done", "held", "over", "reading_paused", "session")
+
+    def __init__(self, connection: H2Connection, stream_id: int) -> None:
+        super().__init__(connection, stream_id, "CONNECT")
+        self.session: CarriedSession | None = None
+        self.reading_paused = False
+        self.held = 0  # Bytes read while paused: their window goes back on resume.
+        self.over = False
+        self.app_done = False
+
+    # -- WebSocketCarrier --------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if not self.ended:
+            self._send(data, True)
+
+    def close(self) -> None:
+        if not self.ended:
+            self._send(b"", False)  # END_STREAM once what waits for window is out.
+        self.settle()
+
+    def abort(self) -> None:
+        self.reset(_CANCEL)
+        self._finish()
+
+    def pause_reading(self) -> None:
+        self.reading_paused = True
+
+    def resume_reading(self) -> None:
+        self.reading_paused = False
+        held, self.held = self.held, 0
+        if held and not self.over:
+            self.body_consumed(held)
+
+    def write_paused(self) -> asyncio.Future[None] | None:
+        """What the app's `send` waits on: window for this stream, or the socket."""
+        if self.pending:
+            waiter = self.waiter
+            if waiter is None:
+                waiter = self.waiter = self.connection.loop.create_future()
+            return waiter
+        return self.connection.write_paused()
+
+    # -- events from the connection (H2Stream's hooks) ----------------------------
+
+    def body_received(self, data: bytes) -> None:
+        session = self.session
+        if self.over or session is None:
+            self.body_consumed(len(data))
+            return
+        session.data_received(data)
+        if self.reading_paused:
+            self.held += len(data)
+        else:
+            self.body_consumed(len(data))
+
+    def end_received(self) -> None:
+        """The client's END_STREAM: its side of the WebSocket closed, as TCP's FIN."""
+        self.request_ended = True
+        session = self.session
+        if session is None or self.over:
+            return
+        if session.handshake_done():
+            session.eof_received()
+            if not self.ended and session.accepted():
+                self.close()
+            self.settle()
+        else:
+            # Gone before the app answered: no WebSocket can open on a closed side.
+            self.abort()
+
+    def window_opened(self) -> None:
+        super().window_opened()
+        self.settle()
+
+    def client_gone(self) -> None:
+        self.ended = True
+        self.pending = []
+        self._unblocked()
+        self._finish()
+
+    def shutdown(self) -> None:
+        if self.session is not None and not self.over:
+            self.session.shutdown()
+
+    def _window_timeout(self) -> None:
+        super()._window_timeout()
+        self._finish()
+
+    # -- the end of the stream ----------------------------------------------------
+
+    def settle(self) -> None:
+        """Once hurtle's END_STREAM is out, the stream is over (RFC 9113 section 8.1)."""
+        if not self.ended or self.over:
+            return
+        if not self.request_ended:
+            self.connection.wire.reset(self.stream_id, _NO_ERROR)
+            self.connection.output_ready()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.over:
+            return
+        self.over = True
+        self.pending = []
+        self._unblocked()
+        session = self.session
+        if session is not None:
+            session.connection_lost(None)
+        if self.app_done or session is None:
+            self.connection.stream_done(self)
+
+    def app_finished(self) -> None:
+        self.app_done = True
+        if self.over:
+            self.connection.stream_done(self)
+
+
 class H2Connection(WriteBackpressure):
     """One HTTP/2 connection: the protocol of a transport handed over from HTTP/1.1."""
 
@@ -318,7 +476,9 @@ class H2Connection(WriteBackpressure):
         self.extensions = info.extensions
         self.http_extensions = http_extensions(info.extensions)
         self.forwarded = info.forwarded
-        self.wire = H2Wire(state.h2_settings)
+        self.info = info
+        # RFC 8441 section 3: extended CONNECT is offered when WebSockets are on.
+        self.wire = H2Wire(state.h2_settings, enable_connect_protocol=state.ws_enabled)
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, H2Stream] = {}
         self._requests = 0
@@ -431,8 +591,8 @@ class H2Connection(WriteBackpressure):
             stream = self.streams.get(event.stream_id)
             if kind is BodyReceived:
                 assert isinstance(event, BodyReceived)
-                if stream is not None and stream.cycle is not None:
-                    stream.cycle.feed_body(event.data)  # Flow control bounds it.
+                if stream is not None:
+                    stream.body_received(event.data)
                 else:
                     self.wire.body_consumed(event.stream_id, len(event.data))
             elif kind is RequestReceived:
@@ -440,15 +600,12 @@ class H2Connection(WriteBackpressure):
                 if event.stream_id in reset_now:
                     continue
                 if event.protocol is not None:
-                    # RFC 8441 extended CONNECT: not offered (no ENABLE_CONNECT_PROTOCOL).
-                    self._answer(event.stream_id, 501, "Extended CONNECT is not supported")
+                    self._extended_connect(event)
                     continue
                 self._open_stream(event.stream_id, event.method, event.target, event.headers)
             elif kind is RequestEnded:
                 if stream is not None:
-                    stream.request_ended = True
-                    if stream.cycle is not None:
-                        stream.cycle.feed_end()
+                    stream.end_received()
             elif kind is StreamReset:
                 if stream is not None:
                     stream.client_gone()
@@ -494,15 +651,37 @@ class H2Connection(WriteBackpressure):
         )
         stream.cycle = cycle
         self.streams[stream_id] = stream
+        app = state.app_for_request()
+        cycle.task = state.start_app(cycle.run(app), eagerly=False)
+        self.request_started()
+
+    def request_started(self) -> None:
+        """A stream was opened for a request or a WebSocket: count it."""
         self._requests += 1
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        app = state.app_for_request()
-        cycle.task = state.start_app(cycle.run(app), eagerly=False)
-        limit = state.config.limit_requests_per_connection
+        limit = self.state.config.limit_requests_per_connection
         if limit is not None and self._requests >= limit:
             self.shutdown()  # This was the last: GOAWAY, then close when done.
+
+    def _extended_connect(self, event: RequestReceived) -> None:
+        """RFC 8441: a CONNECT with :protocol. H2Wire lets one through only when
+        SETTINGS_ENABLE_CONNECT_PROTOCOL was announced, that is with WebSockets on."""
+        if event.protocol != "websocket":
+            self._answer(event.stream_id, 501, f"Protocol {event.protocol!r} is not supported")
+            return
+        if event.ended:
+            # The client ended its side with the request: nothing could flow.
+            self._answer(event.stream_id, 400, "A WebSocket needs an open stream")
+            return
+        # Imported at the first WebSocket, as on HTTP/1.1 (net/connection.py says why).
+        from hurtle.net.h2_websocket import open_websocket
+
+        stream = H2WebSocketStream(self, event.stream_id)
+        self.streams[event.stream_id] = stream
+        self.request_started()
+        stream.session = open_websocket(self.state, stream, event.target, event.headers, self.info)
 
     def _rejected(self, event: RequestRejected, stream: H2Stream | None) -> None:
         error_log.info(
@@ -609,6 +788,8 @@ class H2Connection(WriteBackpressure):
         if self._closing:
             return
         self._closing = True
+        for stream in list(self.streams.values()):
+            stream.shutdown()  # A WebSocket's: close frame 1012.
         self.wire.announce_shutdown()
         self.output_ready()
         self.loop.call_later(_GOAWAY_GRACE, self._final_goaway)

@@ -1,7 +1,17 @@
-"""The asyncio side of a WebSocket: takes over the transport after the upgrade request.
+"""The asyncio side of a WebSocket: one session, carried by TCP or by an HTTP/2 stream.
 
 Theory of operation
 -------------------
+`WebSocketSession` is everything a WebSocket does once its handshake
+request is in: the app's cycle, frames both ways, read and write
+backpressure, pings, the close handshake and its timeout, graceful
+shutdown. It writes its frames to a `WebSocketCarrier`, which is either the
+TCP transport (`WebSocketConnection`, HTTP/1.1 after the upgrade) or an
+HTTP/2 stream (net/h2_websocket.py, RFC 8441): `write`, `close` (TCP close,
+or END_STREAM), `abort` (TCP reset, or RST_STREAM), `pause_reading` and
+`resume_reading`. The subclasses add only the HTTP of the handshake: the
+101 or the 200, and HTTP answers (rejections, denials).
+
 `H1Connection` hands over a request whose `Upgrade: websocket` it will not
 serve as HTTP: `WebSocketConnection.start()` becomes the transport's protocol.
 A handshake that cannot succeed is answered with an HTTP error at once,
@@ -24,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from hurtle.asgi.http_core import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY
 from hurtle.asgi.types import ClientDisconnected, Scope
@@ -42,7 +52,7 @@ from hurtle.wire.ws import (
     WSEvent,
 )
 
-__all__ = ["WebSocketConnection"]
+__all__ = ["WebSocketCarrier", "WebSocketConnection", "WebSocketSession"]
 
 
 _CLOSE_TIMEOUT = 5.0
@@ -50,12 +60,31 @@ _COALESCE = 65536
 _SERVICE_RESTART = 1012  # RFC 6455 section 7.4 (IANA registry): the server restarts.
 
 
-class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
+class WebSocketCarrier(Protocol):
+    """What carries a WebSocket's bytes: a TCP transport, or an HTTP/2 stream."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """The orderly end after what was written: TCP close, or END_STREAM."""
+
+    def abort(self) -> None:
+        """The abrupt end: TCP reset, or RST_STREAM."""
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
+
+
+class WebSocketSession(WriteBackpressure):
+    """One WebSocket, whatever carries it; subclasses answer the handshake in their HTTP."""
+
     def __init__(
         self,
         state: ServerState,
-        transport: asyncio.Transport,
-        request: RequestReceived,
+        transport: WebSocketCarrier,
+        wire: WebSocketWire,
+        target: bytes,
         scope: Scope,
         pending: bytes,
     ) -> None:
@@ -63,19 +92,10 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         self.state = state
         self.loop = state.loop
         self.transport = transport
-        self.request = request
-        self.wire = WebSocketWire(
-            request.method,
-            request.target,
-            request.http_version,
-            request.headers,
-            max_size=config.ws_max_size,
-            per_message_deflate=config.ws_per_message_deflate,
-            logger=websocket_library_log,
-        )
+        self.target = target
+        self.wire = wire
         self.cycle = WebSocketCycle(scope, self, config.ws_max_queue)
         self._pending = pending  # Bytes the client sent after its handshake request.
-        self._denial: H1Response | None = None
         self._task: asyncio.Task[None] | None = None
         self._read_paused = False
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -86,27 +106,50 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
         self._lost = False
 
     def start(self) -> None:
-        """Become the transport's protocol; answer a bad handshake or start the app."""
-        self.state.connections.add(self)
+        """Answer a bad handshake, or start the app."""
         rejection = self.wire.rejection()
         if rejection is not None:
             error_log.info(
                 "rejected WebSocket handshake for %s: %d",
-                log_safe(self.request.target),
+                log_safe(self.target),
                 rejection.status,
             )
             headers = check_response_headers(rejection.headers)
-            self._write_http(rejection.status, headers, rejection.body, False)
-            self.transport.close()
+            self._answer_http(rejection.status, headers, rejection.body)
             return
         if self.state.over_capacity():
-            self._write_http(503, SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY, False)
-            self.transport.close()
+            self._answer_http(503, SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY)
             return
         app = self.state.app_for_request()
         self._task = self.state.start_app(self.cycle.run(app), eagerly=False)
 
-    # -- asyncio.Protocol ----------------------------------------------------
+    # -- what the subclass's HTTP does ----------------------------------------
+
+    def _answer_http(self, status: int, headers: ResponseHeaders, body: bytes) -> None:
+        """hurtle's own HTTP answer to a handshake (rejected, overloaded); the end."""
+        raise NotImplementedError
+
+    def _send_accept(self, subprotocol: str | None, headers: Any) -> None:
+        """The handshake's success: 101 (HTTP/1.1) or 200 (HTTP/2)."""
+        raise NotImplementedError
+
+    def deny_response(
+        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
+    ) -> None:
+        """A denial's head and first body (the websocket.http.response extension)."""
+        raise NotImplementedError
+
+    def deny_body(self, body: bytes, more_body: bool) -> None:
+        raise NotImplementedError
+
+    def handshake_done(self) -> bool:
+        """The handshake was answered: accepted, or denied with HTTP."""
+        return self.cycle.handshake_done
+
+    def accepted(self) -> bool:
+        return not self.wire.is_connecting
+
+    # -- bytes in (asyncio.Protocol's names) ------------------------------------
 
     def data_received(self, data: bytes) -> None:
         if not self.cycle.handshake_done:
@@ -170,31 +213,11 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
     # -- WebSocketStream, for the cycle -------------------------------------------
 
     def accept(self, subprotocol: str | None, headers: Any) -> None:
-        self.transport.write(
-            self.wire.accept(subprotocol, headers, self.state.config.server_header)
-        )
+        self._send_accept(subprotocol, headers)
         self._schedule_ping()
         pending, self._pending = self._pending, b""
         if pending:
             self._handle(self.wire.receive_data(pending))
-
-    def deny_response(
-        self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
-    ) -> None:
-        response = self._denial = H1Response(status, headers, "GET", keep_alive=False)
-        head = response.head(
-            body, more_body, "1.1", self.state.defaults_without(response.header_names)
-        )
-        self.transport.write(head + response.body(body, more_body))
-        if not more_body:
-            self.transport.close()
-
-    def deny_body(self, body: bytes, more_body: bool) -> None:
-        response = self._denial
-        assert response is not None
-        self.transport.write(response.body(body, more_body))
-        if not more_body:
-            self.transport.close()
 
     def send_message(self, data: str | bytes) -> None:
         if not self.wire.is_open:
@@ -277,11 +300,61 @@ class WebSocketConnection(WriteBackpressure, asyncio.Protocol):
     def abort(self) -> None:
         self.transport.abort()
 
-    # -- HTTP answers on this connection -------------------------------------------
 
-    def _write_http(
+class WebSocketConnection(WebSocketSession, asyncio.Protocol):
+    """A WebSocket on HTTP/1.1: takes the TCP transport over after the upgrade request."""
+
+    def __init__(
+        self,
+        state: ServerState,
+        transport: asyncio.Transport,
+        request: RequestReceived,
+        scope: Scope,
+        pending: bytes,
+    ) -> None:
+        config = state.config
+        wire = WebSocketWire(
+            request.method,
+            request.target,
+            request.http_version,
+            request.headers,
+            max_size=config.ws_max_size,
+            per_message_deflate=config.ws_per_message_deflate,
+            logger=websocket_library_log,
+        )
+        super().__init__(state, transport, wire, request.target, scope, pending)
+        self.request = request
+        self._tcp = transport
+        self._denial: H1Response | None = None
+
+    def start(self) -> None:
+        """Become the transport's protocol; answer a bad handshake or start the app."""
+        self.state.connections.add(self)
+        super().start()
+
+    def _send_accept(self, subprotocol: str | None, headers: Any) -> None:
+        self._tcp.write(self.wire.accept(subprotocol, headers, self.state.config.server_header))
+
+    def deny_response(
         self, status: int, headers: ResponseHeaders, body: bytes, more_body: bool
     ) -> None:
+        response = self._denial = H1Response(status, headers, "GET", keep_alive=False)
+        head = response.head(
+            body, more_body, "1.1", self.state.defaults_without(response.header_names)
+        )
+        self._tcp.write(head + response.body(body, more_body))
+        if not more_body:
+            self._tcp.close()
+
+    def deny_body(self, body: bytes, more_body: bool) -> None:
+        response = self._denial
+        assert response is not None
+        self._tcp.write(response.body(body, more_body))
+        if not more_body:
+            self._tcp.close()
+
+    def _answer_http(self, status: int, headers: ResponseHeaders, body: bytes) -> None:
         response = H1Response(status, headers, self.request.method, keep_alive=False)
-        head = response.head(body, more_body, self.request.http_version, self.state.default_block)
-        self.transport.write(head + response.body(body, more_body))
+        head = response.head(body, False, self.request.http_version, self.state.default_block)
+        self._tcp.write(head + response.body(body, False))
+        self._tcp.close()

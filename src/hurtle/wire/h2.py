@@ -198,6 +198,7 @@ class H2Wire:
             codes.MAX_FRAME_SIZE: settings.max_frame_size,
             codes.MAX_HEADER_LIST_SIZE: settings.max_header_list_size,
         }
+        self.enable_connect_protocol = enable_connect_protocol
         if enable_connect_protocol:
             values[codes.ENABLE_CONNECT_PROTOCOL] = 1  # RFC 8441 section 3
         # In force from the start, as announced in the first SETTINGS: the
@@ -212,6 +213,8 @@ class H2Wire:
         self._output: list[bytes] = []
         self._body_sizes: dict[int, int] = {}
         self._dispatched: set[int] = set()  # Streams whose request went to the caller.
+        # Extended CONNECT streams (RFC 8441): their DATA is a tunnel's, not a body.
+        self._tunnels: set[int] = set()
         self._finished: set[int] = set()  # Streams whose response is complete.
         self._reset_budget = RESET_BUDGET
         self._idle_frames = 0
@@ -353,6 +356,11 @@ class H2Wire:
                 RequestRejected(stream_id, 431, "Request header fields too large: too many")
             )
             return
+        if protocol is not None and not self.enable_connect_protocol:
+            # RFC 8441 section 4: :protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL
+            # is a malformed request, a stream error (RFC 9113 section 8.1.1).
+            self._reset(stream_id, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
         if method == "CONNECT" and protocol is None:
             # RFC 9113 section 8.5: a plain CONNECT asks for a tunnel, which
             # hurtle does not relay.
@@ -360,6 +368,8 @@ class H2Wire:
             events.append(RequestRejected(stream_id, 501, "CONNECT is not supported"))
             return
         self._dispatched.add(stream_id)
+        if protocol is not None:
+            self._tunnels.add(stream_id)
         events.append(RequestReceived(stream_id, method, target, headers, scheme, protocol, ended))
         if ended:
             events.append(RequestEnded(stream_id))
@@ -382,7 +392,7 @@ class H2Wire:
         size = self._body_sizes.get(stream_id, 0) + len(data)
         self._body_sizes[stream_id] = size
         limit = self.settings.max_body
-        if limit is not None and size > limit:
+        if limit is not None and size > limit and stream_id not in self._tunnels:
             self._h2.acknowledge_received_data(len(data), stream_id)
             events.append(RequestRejected(stream_id, 413, "Content too large"))
             return
@@ -501,6 +511,7 @@ class H2Wire:
 
     def _forget(self, stream_id: int) -> None:
         self._dispatched.discard(stream_id)
+        self._tunnels.discard(stream_id)
         self._body_sizes.pop(stream_id, None)
 
     # -- closing ------------------------------------------------------------------

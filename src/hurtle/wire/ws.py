@@ -9,6 +9,11 @@ Theory of operation
   Sec-WebSocket-Version, ...) or None;
 - `accept(subprotocol, headers)` returns the bytes of the 101 response, with
   permessage-deflate negotiated when enabled;
+- over HTTP/2 (RFC 8441, `http2=True`) there is no 101 and no
+  Sec-WebSocket-Key: `accept_fields(subprotocol, headers)` returns the
+  header fields of the `200` answer to the extended CONNECT, with the same
+  subprotocol and extension negotiation, and the frames that follow are the
+  same as on HTTP/1.1;
 - `receive_data(data)` returns events: `MessageReceived` for each complete
   message (fragments reassembled, text decoded), `PongReceived`, and one
   final `WebSocketClosed` with the close code and reason;
@@ -64,6 +69,7 @@ except ImportError:  # pragma: no cover - the C speedups are missing on this pla
     from websockets.utils import apply_mask
 
 from websockets.datastructures import Headers
+from websockets.exceptions import InvalidHandshake
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
@@ -184,14 +190,18 @@ class WebSocketWire:
         per_message_deflate: bool,
         fast_path: bool = True,
         logger: LoggerLike | None = None,
+        http2: bool = False,
     ) -> None:
         """`fast_path=False` lets the library frame everything: the reference the tests use.
 
         `logger` is where the library logs (its own `websockets.server` if None).
+        `http2`: the handshake is an extended CONNECT (RFC 8441 section 5).
         """
+        self._http2 = http2
+        self._headers = Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers])
         self._request = Request(
             path=target.decode("latin-1"),
-            headers=Headers([(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]),
+            headers=self._headers,
             method=method,
             protocol=f"HTTP/{http_version}",
         )
@@ -216,10 +226,11 @@ class WebSocketWire:
             max_size=max_size,
             logger=logger,
         )
-        # The library reads the handshake request from the stream before any
-        # frame; llhttp has parsed it already, so hand it over in its own form.
-        self._protocol.receive_data(self._request.serialize())
-        self._protocol.events_received()
+        if not http2:
+            # The library reads the handshake request from the stream before any
+            # frame; llhttp has parsed it already, so hand it over in its own form.
+            self._protocol.receive_data(self._request.serialize())
+            self._protocol.events_received()
         # Reassembly of a fragmented message (RFC 6455 section 5.4).
         self._parts: list[bytes] = []
         self._text: list[str] = []
@@ -239,6 +250,8 @@ class WebSocketWire:
 
     def rejection(self) -> Rejection | None:
         """The HTTP error for a handshake that cannot succeed, else None."""
+        if self._http2:
+            return self._h2_rejection()
         if self._version and self._version != [b"13"]:
             # RFC 6455 section 4.2.2 item 4: name the version we speak.
             return Rejection(
@@ -278,6 +291,54 @@ class WebSocketWire:
         self._direct = protocol.debug or not self._fast_path
         self._plain_send = not (protocol.extensions or protocol.debug or self._direct)
         return b"".join(protocol.data_to_send())
+
+    def _h2_rejection(self) -> Rejection | None:
+        # RFC 8441 section 5: Sec-WebSocket-Version and -Extensions keep their
+        # RFC 6455 meaning; version 13 is required (RFC 6455 section 4.1 item
+        # 9). 400, not 426: a 426 must carry Upgrade (RFC 9110 section
+        # 15.5.22), which HTTP/2 forbids (RFC 9113 section 8.2.2).
+        if self._version != [b"13"]:
+            return Rejection(
+                400,
+                [(b"sec-websocket-version", b"13"), (b"content-type", b"text/plain")],
+                b"Sec-WebSocket-Version: 13 is required.\n",
+            )
+        try:
+            self._protocol.process_extensions(self._headers)
+        except InvalidHandshake as exc:
+            return Rejection(
+                400,
+                [(b"content-type", b"text/plain")],
+                f"Invalid Sec-WebSocket-Extensions: {exc}\n".encode("latin-1", "replace"),
+            )
+        return None
+
+    def accept_fields(
+        self, subprotocol: str | None, headers: Sequence[object]
+    ) -> list[tuple[bytes, bytes]]:
+        """HTTP/2: the fields of the 200 that accepts the extended CONNECT (RFC 8441
+        section 5), without :status; raises InvalidResponse for bad app headers."""
+        extra = check_response_headers(headers)  # Same rules as HTTP responses.
+        self._chosen = subprotocol
+        connecting = self._protocol
+        # A protocol that starts OPEN: the handshake was HTTP/2's, not the library's.
+        protocol = self._protocol = _ServerProtocol(
+            extensions=connecting.available_extensions,
+            state=OPEN,
+            max_size=self._max_size,
+            logger=self._logger,
+        )
+        value, protocol.extensions = connecting.process_extensions(self._headers)
+        protocol.subprotocol = Subprotocol(subprotocol) if subprotocol is not None else None
+        fields: list[tuple[bytes, bytes]] = []
+        if subprotocol is not None:
+            fields.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
+        if value is not None:
+            fields.append((b"sec-websocket-extensions", value.encode("latin-1")))
+        fields.extend(extra.pairs)
+        self._direct = protocol.debug or not self._fast_path
+        self._plain_send = not (protocol.extensions or protocol.debug or self._direct)
+        return fields
 
     @property
     def subprotocol(self) -> str | None:
