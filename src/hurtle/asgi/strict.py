@@ -534,8 +534,11 @@ class StrictCycle:
         """Log one violation and return the exception to raise into the app."""
         # Frame 1 is the cycle's send or receive; app_location walks out of hurtle.
         where = app_location(sys._getframe(1))
-        text = f"in {describe_scope(self.scope)}: {what}. Rule: {rule} ({section}). At {where}"
-        error_log.error("ASGI violation: %s", text)
+        text = (
+            f"ASGI violation in {describe_scope(self.scope)}: {what}. "
+            f"Rule: {rule} ({section}). At {where}"
+        )
+        error_log.error("%s", text)
         return ASGIViolation(text)
 
     async def receive(self) -> Message:
