@@ -122,7 +122,7 @@ def test_a_correct_response_passes_unchanged() -> None:
         ([{"type": "http.response.early_hint", "links": [b"</a>"]}], "does not advertise"),
         ([START, {"type": "websocket.send", "text": "x"}], "unknown message type"),
         ([{"status": 200}], "unknown message type None"),
-        ([[("type", "http.response.start")]], "not a dict"),  # type: ignore[list-item]
+        ([[("type", "http.response.start")]], "not a dict"),
     ],
 )
 def test_http_violations(
