@@ -88,7 +88,7 @@ def test_violation_before_the_head_is_one_error_and_a_500(
         time.sleep(0.1)  # Room for a second error, were there one.
     assert response.status_code == 500
     [error] = violations(caplog)
-    assert error.startswith("ASGI violation in GET /page: http.response.start 'headers' ")
+    assert error.startswith("ASGI violation in GET /page: http.response.start 'headers': ")
     assert "names must be lowercased, got b'X-Upper'" in error
     assert "(asgiref specs/www.rst, 'Response Start - send event')" in error
     assert error.endswith(f"At {HERE}:{UPPER_CASE_LINE} in upper_case_header_app")
@@ -119,7 +119,7 @@ def test_violation_after_the_head_cuts_the_response(
     assert head.startswith(b"HTTP/1.1 200 ")
     assert body == b"7\r\npartial\r\n"  # No last chunk: the client sees it cut short.
     [error] = violations(caplog)
-    assert "'body' must be bytes, got bytearray" in error
+    assert "'body': must be bytes, got bytearray" in error
     assert f"At {HERE}:" in error and "in text_chunk_app" in error
 
 
@@ -149,7 +149,7 @@ def test_websocket_violation_closes_with_1011(
         assert asyncio.run(asyncio.wait_for(client(), 20)) == 1011
         wait_for(lambda: bool(violations(caplog)))
     [error] = violations(caplog)
-    assert error.startswith("ASGI violation in WebSocket /ws: websocket.close 'code' 1006 ")
+    assert error.startswith("ASGI violation in WebSocket /ws: websocket.close 'code': 1006 ")
     assert "RFC 6455 section 7.4" in error and "in bad_close_app" in error
 
 

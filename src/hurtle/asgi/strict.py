@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Final
 
-import hurtle
 from hurtle.asgi.types import ASGIApp, ASGIViolation, Message, Receive, Scope, Send
 from hurtle.logs import describe_scope, error_log
 from hurtle.wire.errors import InvalidResponse
@@ -472,7 +471,7 @@ RULES: dict[str, Rule] = {
 
 # -- where in the app ---------------------------------------------------------
 
-_HURTLE_DIR = os.path.dirname(os.path.abspath(hurtle.__file__)) + os.sep
+_HURTLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # src/hurtle/
 _STDLIB_DIRS = tuple(
     {os.path.abspath(sysconfig.get_paths()[key]) + os.sep for key in ("stdlib", "platstdlib")}
 )
@@ -616,7 +615,7 @@ class StrictCycle:
             problem = field.check(message[field.key], self.scope)
             if problem is not None:
                 raise self.violation(
-                    f"{kind} {field.key!r} {problem}",
+                    f"{kind} {field.key!r}: {problem}",
                     f"{kind} {field.key!r} is {field.says}",
                     rule.section,
                 )

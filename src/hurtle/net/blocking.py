@@ -43,7 +43,6 @@ import traceback
 from types import FrameType
 from typing import Any
 
-import hurtle
 from hurtle.asgi.lifespan import Lifespan
 from hurtle.asgi.running import RunsApp
 from hurtle.logs import describe_scope, error_log
@@ -55,7 +54,7 @@ __all__ = ["REPORT_EVERY", "LoopWatchdog"]
 REPORT_EVERY = 10.0
 
 _RUN_CODE = RunsApp.run.__code__
-_HURTLE_DIR = os.path.dirname(os.path.abspath(hurtle.__file__)) + os.sep
+_HURTLE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # src/hurtle/
 _LIFESPAN_CODE = Lifespan._main.__code__
 
 
