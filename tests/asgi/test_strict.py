@@ -107,7 +107,6 @@ def test_a_correct_response_passes_unchanged() -> None:
         ([{**START, "status": "200"}], "'status': must be an int, got str"),
         ([{**START, "status": True}], "'status': must be an int, got bool"),
         ([{**START, "status": 103}], "final status from 200 to 599"),
-        ([{**START, "headers": [(b"Content-Type", b"x")]}], "names must be lowercased"),
         ([{**START, "headers": [(b":status", b"200")]}], "must not hold pseudo-headers"),
         ([{**START, "headers": [("a", "b")]}], "names and values must be bytes"),
         ([{**START, "headers": [(b"a", bytearray(b"b"))]}], "names and values must be bytes"),
@@ -138,12 +137,34 @@ def test_http_violations(
 
 def test_the_spec_section_is_named(caplog: pytest.LogCaptureFixture) -> None:
     cycle = StrictCycle(http_scope(), Recorder().receive, Recorder().send)
-    text = violation_of(caplog, cycle, [{**START, "headers": [(b"X", b"y")]}])
+    text = violation_of(caplog, cycle, [{**START, "headers": [(b":x", b"y")]}])
     assert "(asgiref specs/www.rst, 'Response Start - send event')" in text
     cycle = StrictCycle(http_scope(), Recorder().receive, Recorder().send)
     text = violation_of(caplog, cycle, [BODY])
     assert "Rule: http.response.body is sent after http.response.start" in text
     assert "'Response Body - send event'" in text
+
+
+def test_upper_case_names_are_reported_once_per_line_and_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Django sends header names as they were set: a 500 for each response
+    would make strict mode useless for it, and hurtle serves them correctly."""
+    reported: set[tuple[str, str]] = set()
+    sent: list[Message] = []
+    upper = {**START, "headers": [(b"Content-Type", b"text/plain")]}
+    with caplog.at_level("ERROR", logger="hurtle.error"):
+        for _ in range(3):  # Three requests, the same line of code.
+            recorder = Recorder()
+            cycle = StrictCycle(http_scope(), recorder.receive, recorder.send, reported)
+            run(send_all(cycle, [upper, BODY]))
+            sent += recorder.sent
+    assert sent == [upper, BODY] * 3
+    [error] = [r.getMessage() for r in caplog.records if r.name == "hurtle.error"]
+    assert "'headers': names must be lowercased, got b'Content-Type'" in error
+    assert "Rule: http.response.start header names must be lowercased" in error
+    assert f"At {HERE}:" in error and "in send_all" in error
+    assert error.endswith("Sent anyway (hurtle serves it; reported once for this line)")
 
 
 def test_headers_from_a_generator_are_checked_and_handed_on() -> None:
@@ -235,8 +256,8 @@ def test_extensions_when_advertised() -> None:
         ),
         (
             ["http.response.push"],
-            [START, {"type": "http.response.push", "path": "/a", "headers": [(b"A", b"b")]}],
-            "names must be lowercased",
+            [START, {"type": "http.response.push", "path": "/a", "headers": [(b":a", b"b")]}],
+            "must not hold pseudo-headers",
         ),
     ],
 )

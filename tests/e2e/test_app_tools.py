@@ -61,24 +61,23 @@ def test_off_the_app_is_served_as_loaded() -> None:
     assert isinstance(strict, StrictApp) and strict.app is ok_app
 
 
-UPPER_CASE_LINE = 0
+VIEW_LINE = 0
 
 
-async def upper_case_header_app(scope: Scope, receive: Receive, send: Send) -> None:
-    global UPPER_CASE_LINE
+async def memoryview_body_app(scope: Scope, receive: Receive, send: Send) -> None:
+    global VIEW_LINE
     if scope["type"] != "http":
         return
-    UPPER_CASE_LINE = inspect.currentframe().f_lineno + 2  # type: ignore[union-attr]
-    start = {"type": "http.response.start", "status": 200, "headers": [(b"X-Upper", b"1")]}
-    await send(start)
-    await send({"type": "http.response.body", "body": b"ok"})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
+    VIEW_LINE = inspect.currentframe().f_lineno + 1  # type: ignore[union-attr]
+    await send({"type": "http.response.body", "body": memoryview(b"ok")})
 
 
 @pytest.mark.parametrize("http2", [False, True], ids=["HTTP/1.1", "HTTP/2"])
 def test_violation_before_the_head_is_one_error_and_a_500(
     serve_app: Serve, caplog: pytest.LogCaptureFixture, http2: bool
 ) -> None:
-    server = serve_app(upper_case_header_app, asgi_strict=True)
+    server = serve_app(memoryview_body_app, asgi_strict=True)
     with (
         caplog.at_level("ERROR", logger="hurtle.error"),
         httpx.Client(http1=not http2, http2=http2, timeout=10) as client,
@@ -88,16 +87,36 @@ def test_violation_before_the_head_is_one_error_and_a_500(
         time.sleep(0.1)  # Room for a second error, were there one.
     assert response.status_code == 500
     [error] = violations(caplog)
-    assert error.startswith("ASGI violation in GET /page: http.response.start 'headers': ")
-    assert "names must be lowercased, got b'X-Upper'" in error
-    assert "(asgiref specs/www.rst, 'Response Start - send event')" in error
-    assert error.endswith(f"At {HERE}:{UPPER_CASE_LINE} in upper_case_header_app")
+    assert error.startswith("ASGI violation in GET /page: http.response.body 'body': ")
+    assert "must be bytes, got memoryview" in error
+    assert "(asgiref specs/www.rst, 'Response Body - send event')" in error
+    assert error.endswith(f"At {HERE}:{VIEW_LINE} in memoryview_body_app")
 
 
 def test_without_strict_the_same_app_is_served(serve_app: Serve) -> None:
-    server = serve_app(upper_case_header_app)
+    server = serve_app(memoryview_body_app)
     response = httpx.get(server.url + "/page")
-    assert response.status_code == 200 and response.headers["x-upper"] == "1"
+    assert response.status_code == 200 and response.text == "ok"
+
+
+async def upper_case_header_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http":
+        start = {"type": "http.response.start", "status": 200, "headers": [(b"X-Upper", b"1")]}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_upper_case_header_names_are_served_and_reported_once(
+    serve_app: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve_app(upper_case_header_app, asgi_strict=True)
+    with caplog.at_level("ERROR", logger="hurtle.error"), httpx.Client(timeout=10) as client:
+        for _ in range(3):
+            response = client.get(server.url + "/")
+            assert response.status_code == 200 and response.headers["x-upper"] == "1"
+    [error] = violations(caplog)
+    assert "names must be lowercased, got b'X-Upper'" in error
+    assert "in upper_case_header_app" in error and "reported once for this line" in error
 
 
 async def text_chunk_app(scope: Scope, receive: Receive, send: Send) -> None:

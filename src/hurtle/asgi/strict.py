@@ -25,6 +25,9 @@ an app that fails (asgi/http_core.py): the offending message never reaches
 the protocol, so a violation before the head went out ends in a 500, and
 after it in a reset stream (HTTP), close 1011 (WebSocket) or a failed
 startup (lifespan). hurtle does not log the exception a second time.
+One rule only reports: header names that are not lowercased (www.rst says
+they must be) are served correctly, and Django sends every name as it was
+set, so they are logged once per line of code and the message goes on.
 
 What hurtle checks always, cheaply (status range, header tokens and CR/LF,
 state order) it keeps checking; strict mode adds what is too costly to check
@@ -166,10 +169,16 @@ def _headers(value: Any, scope: Scope) -> str | None:
         name, field_value = pair
         if type(name) is not bytes or type(field_value) is not bytes:
             return f"names and values must be bytes, got {item!r}"
-        if name != name.lower():
-            return f"names must be lowercased, got {name!r}"
         if name.startswith(b":"):
             return f"must not hold pseudo-headers, got {name!r}"
+    return None
+
+
+def _upper_case_name(headers: list[Any] | tuple[Any, ...]) -> bytes | None:
+    """The first header name that is not lowercased (the headers passed _headers)."""
+    for name, _ in headers:
+        if name != name.lower():
+            return bytes(name)
     return None
 
 
@@ -519,8 +528,16 @@ class StrictCycle:
 
     trailers_promised: bool  # http.response.start said trailers=True.
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        reported: set[tuple[str, str]] | None = None,
+    ) -> None:
         self.scope = scope
+        # (rule, line of code) of the violations reported once (report_once).
+        self.reported = reported if reported is not None else set()
         self.kind: str = scope["type"]
         self.state: str = INITIAL_STATE[self.kind]
         self.trailers_promised = False
@@ -532,13 +549,30 @@ class StrictCycle:
     def violation(self, what: str, rule: str, section: str) -> ASGIViolation:
         """Log one violation and return the exception to raise into the app."""
         # Frame 1 is the cycle's send or receive; app_location walks out of hurtle.
+        text = self._report(what, rule, section, app_location(sys._getframe(1)))
+        error_log.error("%s", text)
+        return ASGIViolation(text)
+
+    def report_once(self, what: str, rule: str, section: str) -> None:
+        """Log a violation that hurtle serves correctly, and let the message through.
+
+        Once per rule and line of code, not per request: an app that breaks
+        such a rule breaks it on every response (Django sends its header
+        names as they were set), and a 500 for each would make strict mode
+        useless for it. Other servers may refuse the message, hence the report.
+        """
         where = app_location(sys._getframe(1))
-        text = (
+        if (rule, where) in self.reported:
+            return
+        self.reported.add((rule, where))
+        text = self._report(what, rule, section, where)
+        error_log.error("%s. Sent anyway (hurtle serves it; reported once for this line)", text)
+
+    def _report(self, what: str, rule: str, section: str, where: str) -> str:
+        return (
             f"ASGI violation in {describe_scope(self.scope)}: {what}. "
             f"Rule: {rule} ({section}). At {where}"
         )
-        error_log.error("%s", text)
-        return ASGIViolation(text)
 
     async def receive(self) -> Message:
         if self.kind == "websocket":
@@ -622,6 +656,14 @@ class StrictCycle:
         joint = self._message_rule(message)
         if joint is not None:
             raise self.violation(joint[0], joint[1], rule.section)
+        headers = message.get("headers")
+        checked = any(field.key == "headers" for field in rule.fields)
+        if checked and headers and (upper := _upper_case_name(headers)) is not None:
+            self.report_once(
+                f"{kind} 'headers': names must be lowercased, got {upper!r}",
+                f"{kind} header names must be lowercased",
+                rule.section,
+            )
         previous = self.state
         self.state = rule.after(self, message)
         try:
@@ -665,10 +707,11 @@ class StrictApp:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.reported: set[tuple[str, str]] = set()  # Shared by every cycle: see report_once.
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in INITIAL_STATE:
             await self.app(scope, receive, send)
             return
-        cycle = StrictCycle(scope, receive, send)
+        cycle = StrictCycle(scope, receive, send, self.reported)
         await self.app(scope, cycle.receive, cycle.send)
