@@ -487,8 +487,14 @@ _STDLIB_DIRS = tuple(
 
 
 def _is_ours(filename: str) -> bool:
-    """hurtle's own code, the standard library (asyncio, contextlib) or a frozen module."""
-    return filename.startswith(("<", _HURTLE_DIR, *_STDLIB_DIRS))
+    """hurtle's own code, the standard library (asyncio, contextlib) or a frozen module.
+
+    Outside a virtual environment site-packages lies inside the standard
+    library's directory: what is installed there is not the standard library.
+    """
+    if filename.startswith(("<", _HURTLE_DIR)):
+        return True
+    return filename.startswith(_STDLIB_DIRS) and not _is_library(filename)
 
 
 def _is_library(filename: str) -> bool:
