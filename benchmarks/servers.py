@@ -23,6 +23,12 @@ certificate for 127.0.0.1):
 - granian: `--http 2`, HTTP/2 only (its default, `auto`, sniffs for HTTP/1.1 too).
 - hypercorn: nothing; it serves HTTP/2 on a plain bind and offers h2 by ALPN.
 
+Two more hurtle rows, for measuring hurtle's own tools against plain
+hurtle (`--servers hurtle,hurtle-no-watchdog,hurtle-strict`):
+`hurtle-no-watchdog` is hurtle with `--blocking-warn-after none` (the
+watchdog is on by default, so the pair shows what it costs), and
+`hurtle-strict` is hurtle with `--asgi-strict`.
+
 Processes are stopped by PID, never by name.
 """
 
@@ -143,8 +149,18 @@ def hypercorn_command(python: str, launch: Launch) -> list[str]:
     return [*command, launch.app]
 
 
+def hurtle_no_watchdog_command(python: str, launch: Launch) -> list[str]:
+    return [*hurtle_command(python, launch), "--blocking-warn-after", "none"]
+
+
+def hurtle_strict_command(python: str, launch: Launch) -> list[str]:
+    return [*hurtle_command(python, launch), "--asgi-strict"]
+
+
 COMMANDS: dict[str, Callable[[str, Launch], list[str]]] = {
     "hurtle": hurtle_command,
+    "hurtle-no-watchdog": hurtle_no_watchdog_command,
+    "hurtle-strict": hurtle_strict_command,
     # Another checkout of hurtle (--baseline-src), measured in the same run.
     "hurtle-baseline": hurtle_command,
     "uvicorn": uvicorn_command,
@@ -197,7 +213,9 @@ class ServerSetup:
     def python_path(self, name: str) -> str:
         if name == "hurtle-baseline" and self.baseline_src is not None:
             return hurtle_python_path(self.baseline_src)
-        return hurtle_python_path(self.hurtle_src) if name == "hurtle" else str(APPS)
+        if name in ("hurtle", "hurtle-no-watchdog", "hurtle-strict"):
+            return hurtle_python_path(self.hurtle_src)
+        return str(APPS)
 
     def env(self, name: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": self.python_path(name)}

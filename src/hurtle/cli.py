@@ -25,6 +25,7 @@ _GROUP_TITLES = {
     "timeouts": "timeouts",
     "processes": "processes",
     "logging": "logging",
+    "debugging": "debugging (for app authors)",
     "meta": "configuration",
 }
 

@@ -558,6 +558,27 @@ class Config:
         metavar="FILE",
     )
 
+    # -- debugging (for app authors) -----------------------------------------
+    asgi_strict: bool = option(
+        False,
+        "Check every message the app sends, and every call of receive and send, against the "
+        "ASGI spec (field types, lower-case header names, order, close codes, advertised "
+        "extensions). A violation is logged once, naming the rule, the spec's section and "
+        "the app's line, and raised into the app. For development and tests: off, it costs "
+        "nothing (docs/debugging.md).",
+        group="debugging",
+    )
+    blocking_warn_after: float | None = option(
+        0.5,
+        "Warn (on hurtle.error) when one step of a task or one callback holds the event loop "
+        "longer than this many seconds, naming the request and giving the blocking code's "
+        "stack, taken while it blocks; at most one warning per 10 s per process "
+        "('none' or 0: off; docs/debugging.md).",
+        group="debugging",
+        minimum=0,
+        metavar="SECONDS",
+    )
+
     # -- meta --------------------------------------------------------------
     config: str | None = option(
         None,

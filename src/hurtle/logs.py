@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "access_log",
     "configure_logging",
     "describe_client",
+    "describe_scope",
     "error_log",
     "log_access",
     "log_safe",
@@ -139,6 +141,16 @@ def configure_logging(level: str, access: bool, log_config: str | None = None) -
 def describe_client(client: tuple[str, int] | None, unknown: str = "-") -> str:
     """`host:port` of a client for a log line; `unknown` where there is none (a Unix socket)."""
     return f"{client[0]}:{client[1]}" if client else unknown
+
+
+def describe_scope(scope: Mapping[str, Any]) -> str:
+    """What a log line names a cycle by: method and path, 'WebSocket /path', 'lifespan'."""
+    kind = scope.get("type")
+    if kind == "http":
+        return f"{scope.get('method', '?')} {log_safe(str(scope.get('path', '?')))}"
+    if kind == "websocket":
+        return f"WebSocket {log_safe(str(scope.get('path', '?')))}"
+    return str(kind)
 
 
 def log_websocket(client: tuple[str, int] | None, target: bytes, status: int) -> None:

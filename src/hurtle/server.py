@@ -47,6 +47,7 @@ from hurtle.exits import EXIT_ERROR, EXIT_STARTUP_FAILED, StartupError
 from hurtle.importer import AppImportError, load_app
 from hurtle.logs import error_log
 from hurtle.memory import release_free_memory, tune_malloc
+from hurtle.net.blocking import LoopWatchdog
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
 from hurtle.net.proxy import connection_factory
@@ -135,6 +136,7 @@ class Server:
         lifespan = Lifespan(app, config.lifespan)
         state.lifespan_state = lifespan.state
         servers: list[asyncio.Server] = []
+        watchdog: LoopWatchdog | None = None
         if install_signal_handlers is None:
             install_signal_handlers = threading.current_thread() is threading.main_thread()
         handled = self._install_signals(loop) if install_signal_handlers else []
@@ -159,10 +161,16 @@ class Server:
                 error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
             if self._malloc_tuned:
                 release_free_memory()  # What start-up freed; the threshold would keep it.
+            if config.blocking_warn_after:
+                # Started once serving begins: a slow startup delays no request.
+                watchdog = LoopWatchdog(loop, config.blocking_warn_after)
+                watchdog.start()
             self.started.set()
             await self._exit.wait()
             await self._drain(servers, state)
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             for server in servers:
                 server.close()
             await lifespan.shutdown(timeout=config.timeout_graceful_shutdown or None)
@@ -201,6 +209,12 @@ class Server:
                 wsgi_threads=config.wsgi_threads,
                 multiprocess=config.workers > 1,
             )
+            if config.asgi_strict:
+                # Only when asked for: without it the app is served as loaded,
+                # so strict mode costs nothing when off (asgi/strict.py).
+                from hurtle.asgi.strict import StrictApp
+
+                app = StrictApp(app)
         except (AppImportError, InterfaceError) as exc:
             raise StartupError(str(exc), EXIT_ERROR) from exc
         return app

@@ -40,7 +40,7 @@ from typing import Final, Protocol
 from mypy_extensions import mypyc_attr
 
 from hurtle.asgi.file_body import start_file_body
-from hurtle.asgi.types import ClientDisconnected, Message, Scope
+from hurtle.asgi.types import ASGIViolation, ClientDisconnected, Message, Scope
 from hurtle.asgi.wake import Wakeable
 from hurtle.logs import error_log, log_access
 from hurtle.wire.headers import (
@@ -161,7 +161,9 @@ def log_app_failure(exc: BaseException, disconnected: bool, what: str) -> bool:
     if disconnected and isinstance(exc, OSError | asyncio.CancelledError):
         error_log.debug("client disconnected: %r", exc)
         return False
-    if isinstance(exc, InvalidResponse):
+    if isinstance(exc, ASGIViolation):
+        pass  # --asgi-strict logged it, with the app's line, when it was found.
+    elif isinstance(exc, InvalidResponse):
         error_log.error("ASGI app sent an invalid %s: %s", what, exc)
     elif isinstance(exc, Exception):
         error_log.error("Exception in ASGI app", exc_info=exc)

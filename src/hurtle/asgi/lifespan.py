@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from hurtle.asgi.types import LIFESPAN_ASGI, ASGIApp, Message
+from hurtle.asgi.types import LIFESPAN_ASGI, ASGIApp, ASGIViolation, Message
 from hurtle.logs import error_log
 
 __all__ = ["Lifespan", "LifespanFailed"]
@@ -82,18 +82,22 @@ class Lifespan:
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:
+            # --asgi-strict logged its violation, with the app's line, when it found it.
+            reported = isinstance(exc, ASGIViolation)
             if self._startup_done.is_set() and self._failure is not None:
                 # It sent startup.failed, then raised (Starlette does): already reported.
                 error_log.debug("lifespan handler raised after startup failed: %r", exc)
             elif self._startup_done.is_set() and self._phase == "startup":
                 # The app's lifespan handler ended between startup and shutdown.
-                error_log.error("lifespan handler raised after startup", exc_info=exc)
+                if not reported:
+                    error_log.error("lifespan handler raised after startup", exc_info=exc)
             elif not self._startup_received and self.mode == "auto":
                 self._unsupported = True
                 error_log.debug("ASGI app does not support lifespan (%r); going on", exc)
             elif self._phase == "startup":
                 self._failure = f"{type(exc).__name__}: {exc}"
-                error_log.error("Exception in lifespan startup", exc_info=exc)
+                if not reported:
+                    error_log.error("Exception in lifespan startup", exc_info=exc)
             else:
                 self._failure = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, Exception):

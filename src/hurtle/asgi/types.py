@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from hurtle.wire.errors import InvalidResponse
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -21,3 +23,10 @@ LIFESPAN_ASGI = {"version": "3.0", "spec_version": "2.0"}
 
 class ClientDisconnected(OSError):
     """Raised by `send` when the client has gone away (ASGI HTTP spec 2.4)."""
+
+
+class ASGIViolation(InvalidResponse):
+    """--asgi-strict: the app broke a rule of the ASGI spec (asgi/strict.py).
+
+    Logged where it was found, once; whoever catches it logs no more.
+    """
