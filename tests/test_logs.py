@@ -148,10 +148,10 @@ def test_websocket_library_log_follows_log_level(
         assert (per_connection, frames) == ([], []), server.output
         return
     assert sum(line.endswith("connection open") for line in per_connection) == 1, server.output
-    assert all(" DEBUG hurtle.error.websocket: " in line for line in per_connection)
+    assert all(" DEBUG websocket: " in line for line in per_connection)
     if level == "debug":
         assert frames == [], server.output
     else:
         # One frame each way: "<" received, ">" sent, both at TRACE.
         assert len(frames) == 2, server.output
-        assert all(" TRACE hurtle.error.websocket: " in line for line in frames)
+        assert all(" TRACE websocket: " in line for line in frames)

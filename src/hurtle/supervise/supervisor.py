@@ -153,6 +153,8 @@ class Supervisor:
                 self.target,
                 addresses,
             )
+            if _stdin_is_a_terminal():
+                error_log.info("press CTRL+C to stop")
             self._loop(wake_read)
         finally:
             signal.set_wakeup_fd(previous_wakeup)
@@ -218,7 +220,11 @@ class Supervisor:
         if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             self._stop_signals += 1
             if not self.stopping:
-                error_log.info("received %s: stopping the workers gracefully", name)
+                error_log.info(
+                    "received %s: stopping the workers gracefully%s",
+                    name,
+                    "; press CTRL+C again to stop them now" if signum == signal.SIGINT else "",
+                )
                 self._begin_stop(now)
             # As a single server: a second SIGINT (or SIGQUIT) does not wait.
             if signum == signal.SIGQUIT or (signum == signal.SIGINT and self._stop_signals > 1):
@@ -488,6 +494,13 @@ def _listening(sock: socket.socket) -> bool:
         return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
     except (AttributeError, OSError):  # pragma: no cover - SO_ACCEPTCONN is not everywhere
         return False  # Then only systemd (Linux, which has it) could have made it listen.
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
