@@ -195,8 +195,21 @@ def main() -> None:
             traceback.print_exception(exc.__cause__.__cause__)
             shown = True
         report_startup_error(exc, traceback_shown=shown)
+        if boot.get("error_file"):
+            _write_error_file(boot["error_file"], exc)
         sys.exit(exc.exit_code)
     sys.exit(EXIT_OK)
+
+
+def _write_error_file(path: str, exc: StartupError) -> None:
+    """For --reload's error page (error_page.py): the traceback and the error line."""
+    cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None
+    text = "".join(traceback.format_exception(cause)) if cause is not None else ""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"{text}hurtle: error: {exc}\n")
+    except OSError:
+        pass  # The page then says less; the terminal has it all.
 
 
 if __name__ == "__main__":
