@@ -282,8 +282,6 @@ def _response_header(name: str) -> Callable[[_Request], str]:
     return get
 
 
-_PID = str(os.getpid())
-
 # The atoms: name -> (getter for the text line, the JSON key and its typed value).
 _ATOMS: dict[str, Callable[[_Request], Any]] = {
     "client": lambda r: describe_client(r.scope.get("client")),
@@ -298,7 +296,7 @@ _ATOMS: dict[str, Callable[[_Request], Any]] = {
     "bytes": lambda r: r.size,
     "duration_ms": lambda r: f"{r.duration:.1f}",
     "duration_s": lambda r: f"{r.duration / 1000.0:.6f}",
-    "pid": lambda r: _PID,
+    "pid": lambda r: os.getpid(),
 }
 _HEADER_ATOMS = {"req": _request_header, "res": _response_header}
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
