@@ -394,27 +394,12 @@ class _AccessWriter:
         self.format = AccessFormat(template)
         self.json = json
         self.colours = colours
-        # The default line, uncoloured and not JSON: the one lazy logging
-        # call of old (nothing is formatted when no handler prints it).
+        # The default line, uncoloured and not JSON: log_access's fast path.
         self.plain_default = self.format.is_default and not json and not colours
 
     def write(
         self, scope: Mapping[str, Any], status: int, size: int, ms: float, headers: Any
     ) -> None:
-        if self.plain_default:
-            query = scope["query_string"]
-            target = scope["raw_path"] + b"?" + query if query else scope["raw_path"]
-            access_log.info(
-                '%s - "%s %s HTTP/%s" %d %dB %.1fms',
-                describe_client(scope["client"]),
-                scope["method"],
-                log_safe(target),
-                scope["http_version"],
-                status,
-                size,
-                ms,
-            )
-            return
         request = _Request(scope, status, size, ms, headers)
         if self.json:
             access_log.info(
@@ -537,7 +522,24 @@ def log_access(
 
     `headers`: the response's checked headers (wire/headers.py), for `{res:NAME}`.
     """
-    _writer.write(scope, status, size, ms, headers)
+    writer = _writer
+    if writer.plain_default:
+        # The default line: one lazy logging call, as before formats existed
+        # (nothing is formatted when no handler prints it).
+        query = scope["query_string"]
+        target = scope["raw_path"] + b"?" + query if query else scope["raw_path"]
+        access_log.info(
+            '%s - "%s %s HTTP/%s" %d %dB %.1fms',
+            describe_client(scope["client"]),
+            scope["method"],
+            log_safe(target),
+            scope["http_version"],
+            status,
+            size,
+            ms,
+        )
+        return
+    writer.write(scope, status, size, ms, headers)
 
 
 def format_exception_short(exc: BaseException) -> str:
