@@ -58,6 +58,13 @@ class OptionalBuildExt(build_ext):
 def extensions() -> list[Any]:
     if os.environ.get("HURTLE_COMPILE", "1") == "0" or sys.implementation.name != "cpython":
         return []
+    # Compiling takes 20 s to a minute: say so before the silence, and how to skip it.
+    print(
+        f"hurtle: compiling {len(COMPILED)} modules with mypyc (20 s to a minute); "
+        "set HURTLE_COMPILE=0 to install pure Python without compiling",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         from mypyc.build import mypycify
 

@@ -40,14 +40,17 @@ class ServerProcess:
         command: list[str] | None = None,
         pass_fds: tuple[int, ...] = (),
         new_session: bool = False,
+        stdin: int | None = None,
     ) -> None:
-        """`command` replaces `python -m hurtle` (a launcher that execs it, say);
+        """`stdin`: a file descriptor for its standard input (a pty's, say);
+        `command` replaces `python -m hurtle` (a launcher that execs it, say);
         `new_session` puts it in a process group of its own, so that a test can
         signal the whole group (a supervisor and its workers)."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         full_env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DIR), full_env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen(
             [*(command or [sys.executable, "-m", "hurtle"]), *args],
+            stdin=stdin,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=full_env,

@@ -52,8 +52,16 @@ def run_hurtle(
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The one line a failed start prints on stderr (and nothing on stdout)."""
+    """The one line a failed start prints on stderr (and nothing on stdout).
+
+    An exception raised by the app's code is followed by where it was raised
+    (the two lines a traceback gives that frame) and the hint to see more.
+    """
     lines = result.stderr.splitlines()
+    if len(lines) == 4:
+        assert lines[1].startswith('  File "'), result.stderr
+        assert lines[3] == "  (--log-level debug shows the whole traceback)", result.stderr
+        lines = lines[:1]
     assert len(lines) == 1, result.stderr
     assert result.stdout == ""
     assert lines[0].startswith("hurtle: error: "), lines[0]
@@ -231,6 +239,43 @@ def test_import_error_traceback_at_debug_level(broken_apps: Path) -> None:
     )
 
 
+def test_import_error_shows_the_line_in_the_users_code(broken_apps: Path) -> None:
+    result = run_hurtle(
+        "raises_at_import:app", "--app-dir", str(broken_apps), cwd=broken_apps.parent
+    )
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "hurtle: error: cannot import 'raises_at_import:app': RuntimeError: broken on purpose"
+    )
+    # The deepest frame of the user's file, not importlib's.
+    assert lines[1] == f'  File "{broken_apps / "raises_at_import.py"}", line 2, in helper'
+    assert lines[2] == "    raise RuntimeError('broken on purpose')"
+    assert "--log-level debug" in lines[3]
+
+
+def test_import_error_inside_a_library_shows_the_users_call(tmp_path: Path) -> None:
+    (tmp_path / "calls_json.py").write_text(
+        "import json\n\nsettings = json.loads('{not json')\napp = None\n"
+    )
+    result = run_hurtle("calls_json:app", "--app-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "JSONDecodeError" in lines[0]
+    assert lines[1] == f'  File "{tmp_path / "calls_json.py"}", line 3, in <module>'
+    assert lines[2] == "    settings = json.loads('{not json')"
+
+
+def test_syntax_error_shows_its_line(tmp_path: Path) -> None:
+    (tmp_path / "typo.py").write_text("app = None\ndef broken(:\n    pass\n")
+    result = run_hurtle("typo:app", "--app-dir", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert "SyntaxError" in lines[0]
+    assert lines[1] == f'  File "{tmp_path / "typo.py"}", line 2'
+    assert lines[2] == "    def broken(:"
+
+
 def test_factory_that_raises(tmp_path: Path) -> None:
     (tmp_path / "bad_factory.py").write_text(
         "def make():\n    raise ValueError('no database configured')\n"
@@ -310,6 +355,10 @@ def test_help_lists_every_option(tmp_path: Path) -> None:
 
 def test_no_app_serves_the_demo(hurtle_process: StartServer) -> None:
     server = hurtle_process()
+    assert any(
+        "serving hurtle's built-in demo; pass MODULE:APP to serve yours" in line
+        for line in server.lines
+    ), server.output
     response = get(url_of(server) + "/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")

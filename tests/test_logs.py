@@ -155,10 +155,145 @@ def test_websocket_library_log_follows_log_level(
         assert (per_connection, frames) == ([], []), server.output
         return
     assert sum(line.endswith("connection open") for line in per_connection) == 1, server.output
-    assert all(" DEBUG hurtle.error.websocket: " in line for line in per_connection)
+    assert all(" DEBUG websocket: " in line for line in per_connection)
     if level == "debug":
         assert frames == [], server.output
     else:
         # One frame each way: "<" received, ">" sent, both at TRACE.
         assert len(frames) == 2, server.output
-        assert all(" TRACE hurtle.error.websocket: " in line for line in frames)
+        assert all(" TRACE websocket: " in line for line in frames)
+
+
+# -- --access-log-format, --log-format json, colours --------------------------
+
+
+def test_access_log_format_atoms(hurtle_process: Callable[..., ServerProcess]) -> None:
+    template = (
+        "{client_host} {method} {path} q={query} {protocol} {status} {bytes} "
+        "ua={req:user-agent} ct={res:content-type} missing={req:x-nope} pid={pid} {{x}}"
+    )
+    server = hurtle_process("apps.basic:app", "--access-log-format", template)
+    reply = raw_request(
+        server.port,
+        b"GET /scope?a=1 HTTP/1.1\r\nHost: a\r\nUser-Agent: probe\x85x\r\nConnection: close\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    body = reply.split(b"\r\n\r\n", 1)[1]
+    server.stop()
+    lines = [line for line in server.lines if " GET /scope " in line]
+    assert len(lines) == 1, server.output
+    pid = server.proc.pid
+    assert lines[0].endswith(
+        f"127.0.0.1 GET /scope q=a=1 HTTP/1.1 200 {len(body)} "
+        f"ua=probe\\x85x ct=application/json missing=- pid={pid} {{x}}"
+    ), lines[0]
+
+
+@pytest.mark.parametrize(
+    ("template", "complaint"),
+    [
+        ("{client} {nope}", "unknown atom {nope}"),
+        ("{req:}", "{req:...} needs a header name"),
+        ("{status!r}", "'!r'"),
+        ("{status", "expected '}'"),
+    ],
+)
+def test_bad_access_log_format_is_refused_at_start(template: str, complaint: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hurtle", "apps.basic:app", "--access-log-format", template],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=Path(__file__).parent,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("hurtle: error: --access-log-format: "), result.stderr
+    assert complaint in result.stderr, result.stderr
+
+
+def test_head_logs_the_bytes_sent(hurtle_process: Callable[..., ServerProcess]) -> None:
+    server = hurtle_process("apps.basic:app", "--access-log-format", "{method} {status} {bytes}")
+    assert httpx.head(server.url + "/").status_code == 200
+    assert httpx.get(server.url + "/").content == b"Hello, world!"
+    assert httpx.get(server.url + "/status?304").status_code == 304
+    server.stop()
+    assert any(line.endswith(" HEAD 200 0") for line in server.lines), server.output
+    assert any(line.endswith(" GET 200 13") for line in server.lines), server.output
+    assert any(line.endswith(" GET 304 0") for line in server.lines), server.output
+
+
+def test_json_log_lines(hurtle_process: Callable[..., ServerProcess]) -> None:
+    server = hurtle_process(
+        "apps.basic:app",
+        "--log-format",
+        "json",
+        "--access-log-format",
+        "{client} {method} {target} {status} {req:user-agent} {res:content-type}",
+    )
+    httpx.get(server.url + "/scope?x=1", headers={"user-agent": "probe"})
+    httpx.get(server.url + "/error")
+    server.stop()
+    entries = [json.loads(line) for line in server.lines]  # every line is one object
+    for entry in entries:
+        assert {"timestamp", "level", "logger", "message", "pid"} <= entry.keys()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["timestamp"])
+    serving = [e for e in entries if "serving on" in e["message"]]
+    assert serving[0]["level"] == "info" and serving[0]["logger"] == "hurtle.error"
+    access = [e for e in entries if e["logger"] == "hurtle.access"]
+    assert len(access) == 2, entries
+    first = access[0]
+    assert first["method"] == "GET" and first["path"] == "/scope" and first["query"] == "x=1"
+    assert first["protocol"] == "HTTP/1.1" and first["status"] == 200 and first["scheme"] == "http"
+    assert isinstance(first["bytes"], int) and first["bytes"] > 0
+    assert isinstance(first["duration_ms"], float)
+    assert first["client"].startswith("127.0.0.1:")
+    assert first["request_headers"] == {"user-agent": "probe"}
+    assert first["response_headers"] == {"content-type": "application/json"}
+    assert first["message"].endswith("GET /scope?x=1 200 probe application/json")
+    assert access[1]["status"] == 500
+    failure = [e for e in entries if e["level"] == "error"]
+    assert failure and "RuntimeError: boom" in failure[0]["exc_info"], entries
+
+
+def _status_colour_seen(lines: list[str]) -> bool:
+    return any('"GET / HTTP/1.1" \x1b[32m200\x1b[0m' in line for line in lines)
+
+
+def _level_colour_seen(lines: list[str]) -> bool:
+    return any("\x1b[32mINFO \x1b[0m" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "coloured"),
+    [
+        ([], {}, False),  # not a terminal
+        ([], {"FORCE_COLOR": "1"}, True),
+        ([], {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        (["--use-colors"], {"NO_COLOR": "1"}, True),
+        (["--no-use-colors"], {"FORCE_COLOR": "1"}, False),
+    ],
+)
+def test_colours(
+    hurtle_process: Callable[..., ServerProcess],
+    args: list[str],
+    env: dict[str, str],
+    coloured: bool,
+) -> None:
+    clean = {"NO_COLOR": "", "FORCE_COLOR": "", **env}
+    server = hurtle_process("apps.basic:app", *args, env=clean)
+    httpx.get(server.url + "/")
+    server.stop()
+    assert _status_colour_seen(server.lines) is coloured, server.output
+    assert _level_colour_seen(server.lines) is coloured, server.output
+    if not coloured:
+        assert "\x1b" not in server.output
+
+
+def test_text_lines_do_not_name_the_error_logger(
+    hurtle_process: Callable[..., ServerProcess],
+) -> None:
+    server = hurtle_process("apps.basic:app")
+    server.stop()
+    serving = [line for line in server.lines if "serving on" in line]
+    assert serving and " INFO  hurtle serving on " in serving[0], server.output
+    assert "hurtle.error" not in server.output

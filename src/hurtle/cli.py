@@ -39,6 +39,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hurtle",
+        # The options are listed below by topic; a synopsis of all of them
+        # would be forty lines before the first word of help.
+        usage="%(prog)s [options] [APP]",
+        # `--work 2` must not silently mean --workers 2: options may be
+        # added later that share a prefix, and configs must stay stable.
+        allow_abbrev=False,
         description="Serve an ASGI app. Every option can also be set as HURTLE_<NAME> in the "
         "environment or in hurtle.toml / [tool.hurtle] of pyproject.toml.",
         argument_default=argparse.SUPPRESS,
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _argument_spec(opt: Option) -> dict[str, Any]:
     env = opt.env_var + (f", else {opt.fallback_env}" if opt.fallback_env else "")
     help_text = opt.help + f" [env {env}; default: {_show_default(opt)}]"
+    help_text = help_text.replace("%", "%%")  # argparse formats help with %(name)s.
     if opt.is_bool:
         return {"action": argparse.BooleanOptionalAction, "dest": opt.name, "help": help_text}
     spec: dict[str, Any] = {"dest": opt.name, "help": help_text}
@@ -67,14 +74,20 @@ def _argument_spec(opt: Option) -> dict[str, Any]:
         spec["metavar"] = "{" + ",".join(opt.choices) + "}"
     elif opt.metavar:
         spec["metavar"] = opt.metavar
+    elif opt.base_type is int:
+        spec["metavar"] = "N"
+    elif opt.base_type is float:
+        spec["metavar"] = "SECONDS"
     else:
-        spec["metavar"] = opt.name.split("_")[-1].upper()
+        spec["metavar"] = "VALUE"
     return spec
 
 
 def _show_default(opt: Option) -> str:
     if opt.default is None:
-        return "none"
+        return "auto" if opt.is_bool else "none"
+    if opt.default == "":
+        return "''"
     if isinstance(opt.default, bool):
         return "on" if opt.default else "off"
     if isinstance(opt.default, list):

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hurtle.logs import DEFAULT_ACCESS_FORMAT
+
 __all__ = ["Config", "ConfigError", "Option", "load_config", "options"]
 
 ENV_PREFIX = "HURTLE_"
@@ -31,6 +33,7 @@ InterfaceName = Literal["auto", "asgi3", "asgi2", "wsgi"]
 WebSocketMode = Literal["auto", "websockets", "none"]
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 ProxyHeadersStyle = Literal["x-forwarded", "forwarded"]
+LogFormat = Literal["text", "json"]
 
 
 class ConfigError(ValueError):
@@ -101,6 +104,15 @@ def _check_header_option(item: str, source: str) -> None:
 def _check_headers(items: list[str], source: str) -> None:
     for item in items:
         _check_header_option(item, source)
+
+
+def _check_access_format(template: str, source: str) -> None:
+    from hurtle.logs import AccessFormat, AccessFormatError
+
+    try:
+        AccessFormat(template)
+    except AccessFormatError as exc:
+        raise ConfigError(source, str(exc)) from None
 
 
 def _check_allow_ips(entries: list[str], source: str) -> None:
@@ -182,6 +194,7 @@ class Config:
         group="socket",
         minimum=0,
         maximum=65535,
+        metavar="PORT",
     )
     uds: str | None = option(
         None, "Bind to this Unix domain socket instead of TCP.", group="socket", metavar="PATH"
@@ -191,6 +204,7 @@ class Config:
         "Serve on this already-open listening socket file descriptor.",
         group="socket",
         minimum=0,
+        metavar="FD",
     )
     backlog: int = option(
         2048,
@@ -548,6 +562,27 @@ class Config:
     log_level: LogLevel = option("info", "Log level of hurtle's loggers.", group="logging")
     access_log: bool = option(
         True, "Log one line per request on the 'hurtle.access' logger.", group="logging"
+    )
+    access_log_format: str = option(
+        DEFAULT_ACCESS_FORMAT,
+        "The access line: text with atoms in braces, {client} {method} {path} {query} "
+        "{target} {protocol} {status} {bytes} {duration_ms} {pid} and more, "
+        "{req:NAME} and {res:NAME} for a request or response header (docs/logging.md).",
+        group="logging",
+        metavar="FORMAT",
+        validate=_check_access_format,
+    )
+    log_format: LogFormat = option(
+        "text",
+        "'text': lines for a person; 'json': one JSON object a line (timestamp, level, "
+        "logger, message, and an access line's fields as keys) for a log collector.",
+        group="logging",
+    )
+    use_colors: bool | None = option(
+        None,
+        "Colour levels and status codes in text logs. Default: only on a terminal, never "
+        "when NO_COLOR is set, also off a terminal when FORCE_COLOR is set.",
+        group="logging",
     )
     log_config: str | None = option(
         None,

@@ -7,7 +7,16 @@ lists them for users.
 
 from __future__ import annotations
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_STARTUP_FAILED", "EXIT_USAGE", "StartupError"]
+import sys
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_STARTUP_FAILED",
+    "EXIT_USAGE",
+    "StartupError",
+    "report_startup_error",
+]
 
 EXIT_OK = 0
 # The app cannot be imported, an address cannot be bound, a pid file is taken.
@@ -24,3 +33,17 @@ class StartupError(Exception):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def report_startup_error(exc: StartupError, traceback_shown: bool) -> None:
+    """Print why serving could not start: one line, and where in the user's code it failed.
+
+    `traceback_shown`: the whole traceback went to the log already (--log-level
+    debug, or --reload); else the place it was raised (importer.py's `where`)
+    follows the line, with a hint that the flag shows more.
+    """
+    lines = [f"hurtle: error: {exc}"]
+    where = getattr(exc.__cause__, "where", None)
+    if where and not traceback_shown:
+        lines += [where, "  (--log-level debug shows the whole traceback)"]
+    print("\n".join(lines), file=sys.stderr, flush=True)

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from hurtle.config import Config, ConfigError
-from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError
+from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError, report_startup_error
 from hurtle.logs import LogConfigError, configure_logging, error_log
 from hurtle.loops import loop_factory
 from hurtle.supervise import PidFileError, needs_supervisor, pid_file, supervise
@@ -24,7 +24,15 @@ __all__ = ["load_env_file", "run", "run_config"]
 def run_config(config: Config, app: Any = None) -> int:
     """Run a server to completion in a new event loop; return the process exit code."""
     try:
-        configure_logging(config.log_level, config.access_log, config.log_config)
+        configure_logging(
+            config.log_level,
+            config.access_log,
+            config.log_config,
+            log_format=config.log_format,
+            access_format=config.access_log_format,
+            colours=config.use_colors,
+            show_pid=needs_supervisor(config),
+        )
     except LogConfigError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -35,6 +43,11 @@ def run_config(config: Config, app: Any = None) -> int:
     except ConfigError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if app is None and config.app is None:
+        error_log.info(
+            "no app given: serving hurtle's built-in demo; pass MODULE:APP to serve yours "
+            "(e.g. 'hurtle main:app')"
+        )
     if needs_supervisor(config):
         return supervise(config, app)
     from hurtle.server import Server
@@ -49,9 +62,10 @@ def run_config(config: Config, app: Any = None) -> int:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except StartupError as exc:
-        if exc.__cause__ is not None and config.log_level in ("debug", "trace"):
+        debug = config.log_level in ("debug", "trace")
+        if exc.__cause__ is not None and debug:
             error_log.debug("details:", exc_info=exc.__cause__)
-        print(f"hurtle: error: {exc}", file=sys.stderr)
+        report_startup_error(exc, traceback_shown=debug)
         return exc.exit_code
     except KeyboardInterrupt:  # pragma: no cover - a signal before handlers were installed
         return EXIT_OK

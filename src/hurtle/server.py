@@ -35,6 +35,7 @@ import asyncio
 import os
 import signal
 import socket
+import sys
 import threading
 from typing import Any
 
@@ -81,6 +82,7 @@ class Server:
         self._force = asyncio.Event()
         self._linger = False
         self._signals = 0
+        self._interrupted = False  # stopped by SIGINT: CTRL+C on a terminal
         self._app: ASGIApp | None = None
         self._malloc_tuned = False
 
@@ -103,6 +105,7 @@ class Server:
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
+        self._interrupted = self._interrupted or signum == signal.SIGINT
         if self._signals > 1 and signum == signal.SIGINT:
             error_log.warning("second SIGINT: stopping without waiting for requests")
             self.shutdown(force=True)
@@ -159,6 +162,8 @@ class Server:
                 self.addresses.append(describe_socket(sock, ssl_context is not None))
             for address in self.addresses:
                 error_log.info("hurtle serving on %s (pid %d)", address, os.getpid())
+            if signal.SIGINT in handled and _stdin_is_a_terminal():
+                error_log.info("press CTRL+C to stop")
             if self._malloc_tuned:
                 release_free_memory()  # What start-up freed; the threshold would keep it.
             if config.blocking_warn_after:
@@ -247,6 +252,14 @@ class Server:
             await self._wait_for_connections(state, linger_end, lingering=True)
         for connection in list(state.connections):
             connection.shutdown()
+        in_flight = len(state.running_tasks())
+        if in_flight and not self._force.is_set():
+            error_log.info(
+                "waiting up to %g s for %d request(s) to finish%s",
+                max(0.0, deadline - loop.time()),
+                in_flight,
+                "; press CTRL+C again to stop now" if self._interrupted else "",
+            )
         await self._wait_for_connections(state, deadline)
         running = list(state.running_tasks())
         if state.connections or running:
@@ -294,6 +307,13 @@ async def _stop_accepting(servers: list[asyncio.Server]) -> None:
             loop.remove_reader(sock.fileno())
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _remove_socket_file(path: str) -> None:

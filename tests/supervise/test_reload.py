@@ -81,3 +81,30 @@ def test_path_filter_globs(tmp_path: Path) -> None:
     assert not wanted(str(tmp_path / ".venv" / "lib" / "x.py"))  # a directory that matches
     assert not wanted(str(tmp_path / "build" / "gen.py"))
     assert not wanted(str(tmp_path / "app.py~"))
+
+
+def test_reload_answers_503_with_the_import_error_until_fixed(
+    supervised: Callable[..., Supervised], tmp_path: Path
+) -> None:
+    write_versioned_app(tmp_path, "one")
+    server = supervised(
+        "versioned:app", "--reload", "--reload-dir", str(tmp_path), cwd=tmp_path, env=NO_PYC
+    )
+    server.wait_workers(1)
+    assert version(server) == "one"
+
+    (tmp_path / "versioned.py").write_text(
+        "def settings():\n    return 1 / 0\n\nsettings()\n", encoding="utf-8"
+    )
+    server.wait_log("answering requests with 503", timeout=15)
+    response = httpx.get(server.url, timeout=5)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "ZeroDivisionError: division by zero" in response.text
+    assert 'versioned.py", line 2, in settings' in response.text
+    assert "hurtle: error: cannot import 'versioned:app'" in response.text
+    head = httpx.head(server.url, timeout=5)
+    assert head.status_code == 503 and head.content == b""
+
+    write_versioned_app(tmp_path, "fixed")
+    wait_until(lambda: version(server) == "fixed", 15, "the fixed code is served")

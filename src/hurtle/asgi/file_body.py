@@ -61,6 +61,8 @@ class _Cycle(Protocol):
     @property
     def response_complete(self) -> bool: ...
 
+    app_body_bytes: int
+
     def _accept(self, message: Message) -> asyncio.Future[None] | None: ...
 
 
@@ -135,6 +137,7 @@ async def _send(cycle: _Cycle, body: _FileBody) -> None:
             sent = cycle.connection.send_file(body.fd, position, left)
             if sent is not None:
                 done = await sent
+                cycle.app_body_bytes += done  # The access log's size.
                 position += done
                 left -= done
                 if left:

@@ -195,6 +195,7 @@ class HTTPCycleCore(Wakeable):
         "request_state",
         "response_state",
         "scope",
+        "sent_headers",
         "start_time",
         "status",
         "task",
@@ -220,6 +221,8 @@ class HTTPCycleCore(Wakeable):
         self._trailers = False
         # The checked fields of trailer messages with `more_trailers`, until the last one.
         self._trailer_fields: list[ResponseHeaders] | None = None
+        # The head that went out, for the access log's {res:NAME} atoms.
+        self.sent_headers: ResponseHeaders | None = None
         # Body bytes the app sent (the access log's size).
         self.app_body_bytes = 0
         # The task running the app, when it did not finish at once (net/ sets it).
@@ -323,6 +326,7 @@ class HTTPCycleCore(Wakeable):
                 headers = self._headers
                 assert headers is not None
                 self._headers = None
+                self.sent_headers = headers
                 return self.connection.send_response(self.status, headers, body, more_body)
             return self.connection.send_body(body, more_body)
         if kind == "http.response.start":
@@ -426,17 +430,18 @@ class HTTPCycleCore(Wakeable):
 
     def _log_access(self) -> None:
         scope = self.scope
-        target = scope["raw_path"]
-        if scope["query_string"]:
-            target += b"?" + scope["query_string"]
+        status = self.status
+        size = self.app_body_bytes
+        if status == 204 or status == 304 or scope["method"] == "HEAD":
+            # RFC 9110 section 6.4.1: these responses carry no body; the
+            # protocol dropped what the app sent, and the log says what went out.
+            size = 0
         log_access(
-            scope["client"],
-            scope["method"],
-            target,
-            scope["http_version"],
-            self.status,
-            self.app_body_bytes,
+            scope,
+            status,
+            size,
             (perf_counter() - self.start_time) * 1000.0,
+            self.sent_headers,
         )
 
     def _send_internal_error(self) -> None:
@@ -446,5 +451,6 @@ class HTTPCycleCore(Wakeable):
         self.response_state = RESPONSE_COMPLETE
         self._headers = None
         self.status = 500
+        self.sent_headers = PLAIN_TEXT
         self.app_body_bytes = len(_INTERNAL_ERROR)
         self.connection.send_response(500, PLAIN_TEXT, _INTERNAL_ERROR, False)

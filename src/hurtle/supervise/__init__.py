@@ -5,6 +5,7 @@
 - worker.py:     the worker process itself (`python -m hurtle.supervise.worker`).
 - channel.py:    the pipes between them: readiness, heartbeat, retire, recycle.
 - reload.py:     --reload's file watcher (watchfiles).
+- error_page.py: --reload's 503 with the import error, while no worker can start.
 - pidfile.py:    --pid FILE.
 
 Nothing here is imported by a single-process server except `pid_file`.

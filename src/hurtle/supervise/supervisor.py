@@ -38,17 +38,21 @@ or SIGQUIT stops without waiting; SIGTTIN/SIGTTOU one worker more or fewer.
 
 --reload: a change restarts every worker at once (SIGTERM, then new workers,
 without waiting for the old ones to finish their requests); a worker that
-fails at start-up is not retried until the next change.
+fails at start-up is not retried until the next change, and until then
+requests get a 503 with its error (error_page.py) instead of waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -58,6 +62,7 @@ from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from hurtle.logs import error_log
 from hurtle.net.listen import BindError, bind_sockets, describe_socket
 from hurtle.supervise.channel import READY, RECYCLE, pipe, read_available
+from hurtle.supervise.error_page import ErrorPage
 from hurtle.supervise.process import State, WorkerProcess, describe_exit
 from hurtle.supervise.reload import Reloader
 
@@ -110,6 +115,10 @@ class Supervisor:
         self.stop_grace = 2 * config.timeout_graceful_shutdown + 5.0
         self._boot: dict[str, Any] = {}
         self.reuse_port = False
+        # --reload: where a worker that fails at start-up writes why, and the
+        # 503 page that shows it until the next change (error_page.py).
+        self.error_dir: str | None = None
+        self.error_page: ErrorPage | None = None
 
     # -- running -------------------------------------------------------------
 
@@ -153,8 +162,13 @@ class Supervisor:
                 self.target,
                 addresses,
             )
+            if _stdin_is_a_terminal():
+                error_log.info("press CTRL+C to stop")
             self._loop(wake_read)
         finally:
+            self._stop_error_page()
+            if self.error_dir is not None:
+                shutil.rmtree(self.error_dir, ignore_errors=True)
             signal.set_wakeup_fd(previous_wakeup)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
@@ -186,7 +200,11 @@ class Supervisor:
         values["reuse_port"] = self.reuse_port
         if self.reuse_port:
             values["port"] = self.sockets[0].getsockname()[1]
-        return {"config": values, "app": self.app, "reload": self.config.reload}
+        boot: dict[str, Any] = {"config": values, "app": self.app, "reload": self.config.reload}
+        if self.config.reload:
+            self.error_dir = tempfile.mkdtemp(prefix="hurtle-reload-")
+            boot["error_file"] = os.path.join(self.error_dir, "error.txt")
+        return boot
 
     def _loop(self, wake_fd: int) -> None:
         while True:
@@ -217,8 +235,13 @@ class Supervisor:
         name = signal.Signals(signum).name
         if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             self._stop_signals += 1
+            self._stop_error_page()
             if not self.stopping:
-                error_log.info("received %s: stopping the workers gracefully", name)
+                error_log.info(
+                    "received %s: stopping the workers gracefully%s",
+                    name,
+                    "; press CTRL+C again to stop them now" if signum == signal.SIGINT else "",
+                )
                 self._begin_stop(now)
             # As a single server: a second SIGINT (or SIGQUIT) does not wait.
             if signum == signal.SIGQUIT or (signum == signal.SIGINT and self._stop_signals > 1):
@@ -269,9 +292,33 @@ class Supervisor:
         self.generation += 1
         self.start_failures = 0
         self.next_spawn_at = 0.0
+        self._stop_error_page()
+        if self.error_dir is not None:  # A stale message must not outlive its cause.
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.error_dir, "error.txt"))
         for worker in self.workers:
             if worker.state in _ACTIVE:
                 worker.stop(now + self.stop_grace)
+
+    def _show_error_page(self) -> None:
+        """Answer 503 with the import error while nothing serves (--reload only)."""
+        if self.error_page is not None or self.error_dir is None or self.reuse_port:
+            return
+        if any(w.state is State.SERVING for w in self.workers):
+            return
+        try:
+            with open(os.path.join(self.error_dir, "error.txt"), encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError:
+            text = "(the worker left no message: see the terminal)\n"
+        self.error_page = ErrorPage(self.sockets, text)
+        self.error_page.start()
+        error_log.info("answering requests with 503 and the error until then")
+
+    def _stop_error_page(self) -> None:
+        if self.error_page is not None:
+            self.error_page.stop()
+            self.error_page = None
 
     def _on_worker_message(self, worker: WorkerProcess) -> None:
         events = worker.receive(time.monotonic())
@@ -334,6 +381,7 @@ class Supervisor:
         if self.config.reload:
             self.paused = True
             error_log.error("waiting for a file change to start the workers again (--reload)")
+            self._show_error_page()
             return
         if not self.ever_ready:
             self.boot_failures += 1
@@ -488,6 +536,13 @@ def _listening(sock: socket.socket) -> bool:
         return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
     except (AttributeError, OSError):  # pragma: no cover - SO_ACCEPTCONN is not everywhere
         return False  # Then only systemd (Linux, which has it) could have made it listen.
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:

@@ -43,7 +43,7 @@ import traceback
 from typing import Any
 
 from hurtle.config import Config, ConfigError
-from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError
+from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError, report_startup_error
 from hurtle.logs import LogConfigError, configure_logging, error_log
 from hurtle.loops import loop_factory
 from hurtle.net.listen import BindError, bind_sockets
@@ -83,6 +83,7 @@ class Worker:
         if config.max_requests is not None:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
         self._recycle_sent = False
+        self._sigterm_seen = False
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,7 +106,12 @@ class Worker:
             loop.remove_reader(self.down)
 
     def _on_sigterm(self) -> None:
-        error_log.info("worker received SIGTERM: shutting down gracefully")
+        # A SIGTERM sent to the whole process group (a container runtime, a
+        # terminal's kill) reaches the worker twice: from the sender and from
+        # the supervisor. One line says it.
+        if not self._sigterm_seen:
+            self._sigterm_seen = True
+            error_log.info("worker pid %d received SIGTERM: shutting down gracefully", os.getpid())
         self.server.shutdown()
 
     def _on_message(self) -> None:
@@ -156,7 +162,15 @@ def main() -> None:
         os.set_inheritable(fd, False)
     config = Config(**boot["config"])
     try:
-        configure_logging(config.log_level, config.access_log, config.log_config)
+        configure_logging(
+            config.log_level,
+            config.access_log,
+            config.log_config,
+            log_format=config.log_format,
+            access_format=config.access_log_format,
+            colours=config.use_colors,
+            show_pid=True,
+        )
         factory = loop_factory(config.loop)
     except (LogConfigError, ConfigError) as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
@@ -172,14 +186,30 @@ def main() -> None:
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(worker.run())
     except StartupError as exc:
-        if exc.__cause__ is not None and config.log_level in ("debug", "trace"):
+        debug = config.log_level in ("debug", "trace")
+        shown = debug
+        if exc.__cause__ is not None and debug:
             error_log.debug("details:", exc_info=exc.__cause__)
         elif boot.get("reload") and exc.__cause__ is not None and exc.__cause__.__cause__:
             # Under --reload the error is in code being edited: show where.
             traceback.print_exception(exc.__cause__.__cause__)
-        print(f"hurtle: error: {exc}", file=sys.stderr)
+            shown = True
+        report_startup_error(exc, traceback_shown=shown)
+        if boot.get("error_file"):
+            _write_error_file(boot["error_file"], exc)
         sys.exit(exc.exit_code)
     sys.exit(EXIT_OK)
+
+
+def _write_error_file(path: str, exc: StartupError) -> None:
+    """For --reload's error page (error_page.py): the traceback and the error line."""
+    cause = exc.__cause__.__cause__ if exc.__cause__ is not None else None
+    text = "".join(traceback.format_exception(cause)) if cause is not None else ""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(f"{text}hurtle: error: {exc}\n")
+    except OSError:
+        pass  # The page then says less; the terminal has it all.
 
 
 if __name__ == "__main__":
