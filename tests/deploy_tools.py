@@ -22,6 +22,7 @@ from pathlib import Path
 
 from support import REPO, debian_tool
 
+
 @dataclass
 class Certificate:
     """nginx's TLS certificate and key, and a client context that trusts them."""

@@ -16,7 +16,7 @@ from hurtle.config import Config
 
 
 def load(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((DEPLOY / "kubernetes" / name).read_text())
+    document: dict[str, Any] = yaml.safe_load((DEPLOY / name).read_text())
     return document
 
 
@@ -28,7 +28,7 @@ def hurtle_config(command: list[str]) -> Config:
 
 
 def test_the_deployment_drains_within_its_grace_period() -> None:
-    pod = load("deployment.yaml")["spec"]["template"]["spec"]
+    pod = load("kubernetes/deployment.yaml")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     config = hurtle_config(container["command"])
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
@@ -43,7 +43,7 @@ def test_the_deployment_drains_within_its_grace_period() -> None:
 
 
 def test_the_service_selects_the_deployments_pods() -> None:
-    deployment, service = load("deployment.yaml"), load("service.yaml")
+    deployment, service = load("kubernetes/deployment.yaml"), load("kubernetes/service.yaml")
     assert service["spec"]["selector"] == deployment["spec"]["template"]["metadata"]["labels"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     names = {port["name"] for port in container["ports"]}

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,16 @@ import httpx
 from websockets.asyncio.client import connect
 
 from apps.deploy_apps import DeployApp
-from deploy_tools import APP, Certificate, Daemon, free_port, hurtle_flags, nginx, render, unit_command
+from deploy_tools import (
+    APP,
+    Certificate,
+    Daemon,
+    free_port,
+    hurtle_flags,
+    nginx,
+    render,
+    unit_command,
+)
 from hurtle.cli import parse_flags
 from support import TESTS_DIR, InProcessServer, ServerProcess, debian_tool, wait_for
 
@@ -126,6 +136,7 @@ def test_nginx_over_the_unix_socket_of_systemd_socket_activation(
     assert "worker pid" in hurtle.output  # The unit's --workers 2: a supervisor and workers.
 
 
+@contextmanager
 def in_process_behind_nginx(
     daemons: Start, tmp_path: Path, certificate: Certificate
 ) -> Iterator[tuple[DeployApp, str]]:
@@ -145,7 +156,7 @@ def test_a_large_upload_streams_through_nginx_and_hurtle(
     only 4 MiB of it: neither nginx nor hurtle holds the whole body back."""
     chunk = b"x" * 65536
     total_chunks = 1024
-    for app, url in in_process_behind_nginx(daemons, tmp_path, certificate):
+    with in_process_behind_nginx(daemons, tmp_path, certificate) as (app, url):
         received_early: list[int] = []
 
         def body() -> Iterator[bytes]:
@@ -168,7 +179,7 @@ def test_server_sent_events_arrive_as_sent(
 ) -> None:
     """The app produces its second event only once the client has the first:
     a proxy that buffered the stream would hold the first back for 10 s."""
-    for app, url in in_process_behind_nginx(daemons, tmp_path, certificate):
+    with in_process_behind_nginx(daemons, tmp_path, certificate) as (app, url):
         events: list[str] = []
         with client(certificate, timeout=30) as http, http.stream("GET", url + "/events") as rsp:
             assert rsp.headers["content-type"] == "text/event-stream"

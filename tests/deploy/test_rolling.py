@@ -13,8 +13,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from deploy_tools import APP, Certificate, Daemon, free_port, hurtle_flags, nginx, render, wrk
-from deploy_tools import wrk_result
+from deploy_tools import (
+    APP,
+    Certificate,
+    Daemon,
+    free_port,
+    hurtle_flags,
+    nginx,
+    render,
+    wrk,
+    wrk_result,
+)
 from support import ServerProcess, wait_for
 
 Start = Callable[[str, list[str]], Daemon]
