@@ -192,7 +192,7 @@ class WrkResult:
 
 
 def wrk(url: str, seconds: int, connections: int = 8) -> subprocess.Popen[str]:
-    """wrk loading `url` for `seconds` (one thread); read it with `wrk_result`."""
+    """wrk loading `url` for up to `seconds` (one thread); read it with `wrk_result`."""
     executable = debian_tool("wrk", "wrk")
     return subprocess.Popen(
         [executable, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", url],
@@ -202,7 +202,11 @@ def wrk(url: str, seconds: int, connections: int = 8) -> subprocess.Popen[str]:
     )
 
 
-def wrk_result(load: subprocess.Popen[str], timeout: float) -> WrkResult:
+def wrk_result(load: subprocess.Popen[str], timeout: float, stop: bool = False) -> WrkResult:
+    """wrk's summary once it has finished, or at once with `stop`: wrk ends
+    its run on SIGINT and prints the summary of what it did so far."""
+    if stop:
+        load.send_signal(signal.SIGINT)
     try:
         output, _ = load.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
