@@ -75,6 +75,12 @@ class ProxyProtocolReader(asyncio.Protocol):
         peer: Any = transport.get_extra_info("peername")
         self.unix = isinstance(transport.get_extra_info("sockname"), str | bytes)
         host = peer[0] if isinstance(peer, tuple) else None
+        if peer is None and not self.unix:
+            # A TCP peer that reset the connection before it reached us has no
+            # address left (HAProxy's health checks end with a reset): there is
+            # nothing to serve, and it was no untrusted peer.
+            transport.close()
+            return
         if isinstance(peer, tuple):
             self.peer = describe_client((peer[0], peer[1]))
         if not self.proxy.peer_trusted(host, self.unix):
