@@ -24,6 +24,7 @@ import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -46,10 +47,6 @@ PEER_REQUIREMENTS = [
     "starlette",
     "fastapi",
     "matplotlib",
-    # To compile hurtle's optional modules for this Python (setup.py, mypyc);
-    # 77 reads pyproject.toml's SPDX `license` (PEP 639): older ones refuse it.
-    "setuptools>=77",
-    "mypy",
 ]
 # Versions worth printing next to the results, in this order.
 REPORTED_PACKAGES = [
@@ -68,14 +65,26 @@ REPORTED_PACKAGES = [
 ]
 
 
-def hurtle_requirements(hurtle_src: Path) -> list[str]:
-    """hurtle's runtime dependencies, read from the pyproject.toml next to its src/."""
+def hurtle_pyproject(hurtle_src: Path) -> dict[str, Any]:
+    """The pyproject.toml next to --hurtle-src's src/ (this checkout's if it has none)."""
     pyproject = hurtle_src.parent / "pyproject.toml"
     if not pyproject.is_file():
         pyproject = REPO / "pyproject.toml"
     with pyproject.open("rb") as file:
-        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
+        return tomllib.load(file)
+
+
+def hurtle_requirements(hurtle_src: Path) -> list[str]:
+    """hurtle's runtime dependencies."""
+    dependencies: list[str] = hurtle_pyproject(hurtle_src)["project"]["dependencies"]
     return dependencies
+
+
+def build_requirements(hurtle_src: Path) -> list[str]:
+    """What building hurtle needs ([build-system] requires): setuptools recent enough
+    for pyproject.toml's SPDX `license` (PEP 639), and mypy, which brings mypyc."""
+    requires: list[str] = hurtle_pyproject(hurtle_src)["build-system"]["requires"]
+    return requires
 
 
 def in_peers_venv() -> bool:
@@ -181,18 +190,26 @@ def hurtle_python_path(hurtle_src: Path) -> str:
     return os.pathsep.join([str(hurtle_src), str(APPS)])
 
 
-def build_compiled(hurtle_src: Path) -> None:
+def build_compiled(hurtle_src: Path, python: Path = PEERS_PYTHON) -> None:
     """Compile hurtle's optional modules in --hurtle-src for the peers' Python.
 
     What a user's install gets (setup.py); a checkout without setup.py, or a
     failed build, is measured as pure Python, and the report says which.
+    setup.py runs in the peers' venv, not in pip's isolated build environment
+    (the extensions go next to the sources, for PYTHONPATH), so the venv is
+    first given what that checkout's pyproject.toml requires for a build: a
+    venv made by Python 3.11 has setuptools 65, which refuses its `license`.
     """
     root = hurtle_src.parent
     if not (root / "setup.py").is_file():
         return
+    requires = build_requirements(hurtle_src)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *requires], check=True, timeout=600
+    )
     print(f"benchmarks: compiling hurtle's optional modules in {root}", file=sys.stderr)
     done = subprocess.run(
-        [str(PEERS_PYTHON), "setup.py", "--quiet", "build_ext", "--inplace"],
+        [str(python), "setup.py", "--quiet", "build_ext", "--inplace"],
         cwd=root,
         check=False,
         stdout=subprocess.DEVNULL,

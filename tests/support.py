@@ -163,12 +163,17 @@ def debian_tool(command: str, package: str) -> str:
     found = shutil.which(command)
     if found is None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        # Another apt or dpkg at work (a parallel test run, unattended upgrades)
-        # holds the lock: wait for it rather than fail.
-        lock = ["-o", "DPkg::Lock::Timeout=300"]
-        subprocess.run(["apt-get", *lock, "update", "-qq"], check=False, env=env, timeout=600)
+        # Another install (a parallel test run, the machine's own setup) may hold
+        # dpkg's lock: wait for it rather than fail at once.
+        wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]
         subprocess.run(
-            ["apt-get", *lock, "install", "-y", "-qq", package], check=True, env=env, timeout=900
+            ["apt-get", *wait_for_lock, "update", "-qq"], check=False, env=env, timeout=600
+        )
+        subprocess.run(
+            ["apt-get", *wait_for_lock, "install", "-y", "-qq", package],
+            check=True,
+            env=env,
+            timeout=900,
         )
         found = shutil.which(command)
     assert found is not None, f"{package} installed no {command}"

@@ -8,19 +8,23 @@ bounded.
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hurtle import __version__
+from hurtle._pure import COMPILABLE
 from hurtle.config import options
 from support import TESTS_DIR, ServerProcess
+from test_compiled import built_extensions
 
 StartServer = Callable[..., ServerProcess]
 RUN_TIMEOUT = 30.0
@@ -328,10 +332,25 @@ def test_lifespan_auto_tolerates_missing_support(hurtle_process: StartServer) ->
 # -- information -----------------------------------------------------------------
 
 
-def test_version(tmp_path: Path) -> None:
-    result = run_hurtle("--version", cwd=tmp_path)
+@pytest.mark.parametrize("pure", [False, True])
+def test_version(tmp_path: Path, pure: bool) -> None:
+    """hurtle's version, the Python, uvloop and httptools, and compiled or not."""
+    env = {"HURTLE_PURE_PYTHON": "1" if pure else "0"}
+    result = run_hurtle("--version", cwd=tmp_path, env=env)
     assert result.returncode == 0
-    assert result.stdout == f"hurtle {__version__}\n"
+    first, python, uvloop, httptools = result.stdout.splitlines()
+    built = [name for name in COMPILABLE if built_extensions(name)]
+    if pure:
+        assert first == f"hurtle {__version__}: pure Python (HURTLE_PURE_PYTHON=1)"
+    elif built:
+        assert (
+            first == f"hurtle {__version__}: compiled ({len(built)} of {len(COMPILABLE)} modules)"
+        )
+    else:
+        assert first == f"hurtle {__version__}: pure Python (no compiled modules installed)"
+    assert python == f"Python {platform.python_version()} ({platform.python_implementation()})"
+    assert uvloop == f"uvloop {metadata.version('uvloop')}"
+    assert httptools == f"httptools {metadata.version('httptools')}"
 
 
 def test_help_lists_every_option(tmp_path: Path) -> None:

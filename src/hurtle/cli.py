@@ -7,7 +7,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from hurtle import __version__
 from hurtle.config import ConfigError, Option, load_config, options
 from hurtle.exits import EXIT_USAGE
 from hurtle.launch import load_env_file, run_config
@@ -36,6 +35,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"hurtle: error: {message} (see 'hurtle --help')\n")
 
 
+class _VersionAction(argparse.Action):
+    """Prints hurtle.about's report; computed only when asked (it imports the serving modules)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from hurtle.about import version_report
+
+        print(version_report())  # to stdout, as argparse's own version action
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="hurtle",
@@ -49,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "environment or in hurtle.toml / [tool.hurtle] of pyproject.toml.",
         argument_default=argparse.SUPPRESS,
     )
-    parser.add_argument("--version", action="version", version=f"hurtle {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show hurtle's version, the Python's, uvloop's and httptools', whether the "
+        "compiled modules are in use, and exit",
+    )
     groups = {key: parser.add_argument_group(title) for key, title in _GROUP_TITLES.items()}
     for opt in options():
         if not opt.cli:
