@@ -25,6 +25,7 @@ _GROUP_TITLES = {
     "timeouts": "timeouts",
     "processes": "processes",
     "logging": "logging",
+    "metrics": "metrics",
     "meta": "configuration",
 }
 
