@@ -69,13 +69,15 @@ REPORTED_PACKAGES = [
 
 
 def hurtle_requirements(hurtle_src: Path) -> list[str]:
-    """hurtle's runtime dependencies, read from the pyproject.toml next to its src/."""
+    """hurtle's runtime dependencies and the metrics extra (the hurtle-metrics server),
+    read from the pyproject.toml next to its src/."""
     pyproject = hurtle_src.parent / "pyproject.toml"
     if not pyproject.is_file():
         pyproject = REPO / "pyproject.toml"
     with pyproject.open("rb") as file:
-        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
-    return dependencies
+        project = tomllib.load(file)["project"]
+    dependencies: list[str] = project["dependencies"]
+    return [*dependencies, *project.get("optional-dependencies", {}).get("metrics", [])]
 
 
 def in_peers_venv() -> bool:

@@ -93,6 +93,11 @@ def hurtle_command(python: str, launch: Launch) -> list[str]:
     return command
 
 
+def hurtle_metrics_command(python: str, launch: Launch) -> list[str]:
+    """hurtle with Prometheus metrics on (--metrics): what counting costs a request."""
+    return [*hurtle_command(python, launch), "--metrics-bind", f"{HOST}:0"]
+
+
 def uvicorn_command(python: str, launch: Launch, ws: str = "auto") -> list[str]:
     http = ["zttp", "--http2"] if launch.protocol != "http1" else ["httptools"]
     command = [
@@ -147,6 +152,8 @@ COMMANDS: dict[str, Callable[[str, Launch], list[str]]] = {
     "hurtle": hurtle_command,
     # Another checkout of hurtle (--baseline-src), measured in the same run.
     "hurtle-baseline": hurtle_command,
+    # hurtle with --metrics-bind (the harness's --metrics), measured in the same run.
+    "hurtle-metrics": hurtle_metrics_command,
     "uvicorn": uvicorn_command,
     "uvicorn-sansio": uvicorn_sansio_command,
     "granian": granian_command,
@@ -197,7 +204,9 @@ class ServerSetup:
     def python_path(self, name: str) -> str:
         if name == "hurtle-baseline" and self.baseline_src is not None:
             return hurtle_python_path(self.baseline_src)
-        return hurtle_python_path(self.hurtle_src) if name == "hurtle" else str(APPS)
+        if name in ("hurtle", "hurtle-metrics"):
+            return hurtle_python_path(self.hurtle_src)
+        return str(APPS)
 
     def env(self, name: str) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": self.python_path(name)}

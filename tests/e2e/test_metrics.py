@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import httpx
@@ -61,31 +62,34 @@ def test_metrics_count_known_traffic(
 ) -> None:
     ca_file, cert_file, key_file = tls_files
     server = ServerProcess(
-        [APP, "--port", "0", "--loop", loop_name, "--http2", "--metrics-bind", "127.0.0.1:0"]
-        + ["--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file)]
-        + ["--limit-request-body", "1000", "--log-level", "info"]
+        [
+            *(APP, "--port", "0", "--loop", loop_name, "--http2"),
+            *("--metrics-bind", "127.0.0.1:0", "--limit-request-body", "1000"),
+            *("--ssl-certfile", str(cert_file), "--ssl-keyfile", str(key_file)),
+        ]
     )
     try:
         base = server.wait_ready().replace("http://", "https://")
         endpoint = metrics_url(lambda: server.output)
         port = server.port
+
         def client_context() -> ssl.SSLContext:
             # One each: httpx sets the context's ALPN protocols (h2 would be chosen).
             return ssl.create_default_context(cafile=str(ca_file))
 
         context = client_context()
-        with httpx.Client(verify=client_context(), timeout=10) as h1:
+        with httpx.Client(verify=client_context(), timeout=10) as http1:
             for _ in range(5):
-                assert h1.get(f"{base}/status?200").status_code == 200
+                assert http1.get(f"{base}/status?200").status_code == 200
             for _ in range(3):
-                assert h1.post(f"{base}/status?404", content=b"x" * 10).status_code == 404
-            assert h1.get(f"{base}/status?503").status_code == 503
-        with httpx.Client(verify=client_context(), timeout=10, http2=True) as h2:
+                assert http1.post(f"{base}/status?404", content=b"x" * 10).status_code == 404
+            assert http1.get(f"{base}/status?503").status_code == 503
+        with httpx.Client(verify=client_context(), timeout=10, http2=True) as http2:
             for _ in range(4):
-                response = h2.get(f"{base}/status?201")
+                response = http2.get(f"{base}/status?201")
                 assert response.http_version == "HTTP/2"
                 assert response.status_code == 201
-            assert h2.delete(f"{base}/status?500").status_code == 500
+            assert http2.delete(f"{base}/status?500").status_code == 500
         asyncio.run(_websocket_session(f"wss://127.0.0.1:{port}/ws", context, 3))
         too_large = _raw_tls(
             port,
@@ -94,7 +98,9 @@ def test_metrics_count_known_traffic(
         )
         assert too_large.startswith(b"HTTP/1.1 413 ")
         too_many = b"".join(b"X-%d: y\r\n" % i for i in range(150))
-        many_headers = _raw_tls(port, context, b"GET / HTTP/1.1\r\nHost: t\r\n" + too_many + b"\r\n")
+        many_headers = _raw_tls(
+            port, context, b"GET / HTTP/1.1\r\nHost: t\r\n" + too_many + b"\r\n"
+        )
         assert many_headers.startswith(b"HTTP/1.1 431 ")
         # Plain HTTP to the TLS port: the handshake fails.
         with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
@@ -107,9 +113,10 @@ def test_metrics_count_known_traffic(
 
         def settled() -> bool:
             found = samples(scrape(endpoint))
-            return value(found, "hurtle_tls_handshake_failures_total") >= 1 and total(
-                found, "hurtle_websocket_messages_total"
-            ) >= 6
+            return (
+                value(found, "hurtle_tls_handshake_failures_total") >= 1
+                and total(found, "hurtle_websocket_messages_total") >= 6
+            )
 
         wait_for(settled, timeout=10)
         text = scrape(endpoint)
@@ -152,14 +159,10 @@ def test_in_flight_and_open_connections_are_gauges() -> None:
             def slow() -> None:
                 client.get(f"{base}/slow?1.5")
 
-            import threading
-
             waiting = threading.Thread(target=slow)
             waiting.start()
             try:
-                wait_for(
-                    lambda: value(samples(scrape(endpoint)), "hurtle_requests_in_flight") == 1
-                )
+                wait_for(lambda: value(samples(scrape(endpoint)), "hurtle_requests_in_flight") == 1)
                 found = samples(scrape(endpoint))
                 assert value(found, "hurtle_open_connections", protocol="HTTP/1.1") == 1
             finally:
@@ -176,8 +179,6 @@ def test_limit_concurrency_rejections_are_counted() -> None:
     try:
         base = server.wait_ready()
         endpoint = metrics_url(lambda: server.output)
-        import threading
-
         with httpx.Client(timeout=10) as first, httpx.Client(timeout=10) as second:
             waiting = threading.Thread(target=lambda: first.get(f"{base}/slow?1.5"))
             waiting.start()
@@ -198,9 +199,7 @@ def test_without_prometheus_client_the_flag_is_a_clear_usage_error() -> None:
         "sys.argv = ['hurtle', '--port', '0', '--metrics-bind', '127.0.0.1:0']; "
         "from hurtle.cli import main; main()"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "pip install 'hurtle[metrics]'" in done.stdout + done.stderr
 

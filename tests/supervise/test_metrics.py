@@ -33,7 +33,9 @@ def test_one_endpoint_adds_up_the_workers(supervised: Callable[..., Supervised])
     text = scrape(endpoint)
     promtool_check(text)
     found = samples(text)
-    assert value(found, "hurtle_requests_total", method="GET", status="2xx", protocol="HTTP/1.1") == 30
+    assert (
+        value(found, "hurtle_requests_total", method="GET", status="2xx", protocol="HTTP/1.1") == 30
+    )
     assert value(found, "hurtle_worker_starts_total") == 2
     assert value(found, "hurtle_workers") == 2
     for pid in workers:
@@ -47,8 +49,7 @@ def test_one_endpoint_adds_up_the_workers(supervised: Callable[..., Supervised])
         "a replacement",
     )
     wait_until(
-        lambda: value(samples(scrape(endpoint)), "hurtle_worker_exits_total", cause="crashed")
-        == 1,
+        lambda: value(samples(scrape(endpoint)), "hurtle_worker_exits_total", cause="crashed") == 1,
         10,
         "the crash in the scrape",
     )
