@@ -75,9 +75,10 @@ def hurtle_pyproject(hurtle_src: Path) -> dict[str, Any]:
 
 
 def hurtle_requirements(hurtle_src: Path) -> list[str]:
-    """hurtle's runtime dependencies."""
-    dependencies: list[str] = hurtle_pyproject(hurtle_src)["project"]["dependencies"]
-    return dependencies
+    """hurtle's runtime dependencies and the metrics extra (the hurtle-metrics server)."""
+    project = hurtle_pyproject(hurtle_src)["project"]
+    dependencies: list[str] = project["dependencies"]
+    return [*dependencies, *project.get("optional-dependencies", {}).get("metrics", [])]
 
 
 def build_requirements(hurtle_src: Path) -> list[str]:

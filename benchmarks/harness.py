@@ -125,6 +125,12 @@ def parse_args() -> argparse.Namespace:
         "(before/after a change: same machine, same rounds, interleaved)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also measure hurtle with Prometheus metrics on (--metrics-bind), as the server "
+        "'hurtle-metrics' in the same run: the cost of counting, next to 'hurtle'",
+    )
+    parser.add_argument(
         "--write",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -151,6 +157,8 @@ def make_plan(args: argparse.Namespace) -> Plan:
     servers = tuple(args.servers.split(",")) if args.servers else base.servers
     if args.baseline_src is not None and "hurtle-baseline" not in servers:
         servers = (servers[0], "hurtle-baseline", *servers[1:])
+    if args.metrics and "hurtle-metrics" not in servers:
+        servers = (servers[0], "hurtle-metrics", *servers[1:])
     memory_connections = (
         base.memory_connections if args.memory_connections is None else args.memory_connections
     )

@@ -99,6 +99,11 @@ def hurtle_command(python: str, launch: Launch) -> list[str]:
     return command
 
 
+def hurtle_metrics_command(python: str, launch: Launch) -> list[str]:
+    """hurtle with Prometheus metrics on (--metrics): what counting costs a request."""
+    return [*hurtle_command(python, launch), "--metrics-bind", f"{HOST}:0"]
+
+
 def uvicorn_command(python: str, launch: Launch, ws: str = "auto") -> list[str]:
     http = ["zttp", "--http2"] if launch.protocol != "http1" else ["httptools"]
     command = [
@@ -163,6 +168,8 @@ COMMANDS: dict[str, Callable[[str, Launch], list[str]]] = {
     "hurtle-strict": hurtle_strict_command,
     # Another checkout of hurtle (--baseline-src), measured in the same run.
     "hurtle-baseline": hurtle_command,
+    # hurtle with --metrics-bind (the harness's --metrics), measured in the same run.
+    "hurtle-metrics": hurtle_metrics_command,
     "uvicorn": uvicorn_command,
     "uvicorn-sansio": uvicorn_sansio_command,
     "granian": granian_command,
@@ -213,7 +220,7 @@ class ServerSetup:
     def python_path(self, name: str) -> str:
         if name == "hurtle-baseline" and self.baseline_src is not None:
             return hurtle_python_path(self.baseline_src)
-        if name in ("hurtle", "hurtle-no-watchdog", "hurtle-strict"):
+        if name in ("hurtle", "hurtle-no-watchdog", "hurtle-strict", "hurtle-metrics"):
             return hurtle_python_path(self.hurtle_src)
         return str(APPS)
 

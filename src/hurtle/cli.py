@@ -25,6 +25,7 @@ _GROUP_TITLES = {
     "processes": "processes",
     "logging": "logging",
     "debugging": "debugging (for app authors)",
+    "metrics": "metrics",
     "meta": "configuration",
 }
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from hurtle.logs import DEFAULT_ACCESS_FORMAT
 
-__all__ = ["Config", "ConfigError", "Option", "load_config", "options"]
+__all__ = ["Config", "ConfigError", "Option", "load_config", "options", "parse_metrics_bind"]
 
 ENV_PREFIX = "HURTLE_"
 
@@ -122,6 +122,20 @@ def _check_allow_ips(entries: list[str], source: str) -> None:
         TrustedPeers(entries)
     except ValueError as exc:
         raise ConfigError(source, str(exc)) from None
+
+
+def parse_metrics_bind(text: str, source: str = "--metrics-bind") -> tuple[str, int]:
+    """'HOST:PORT' (an IPv6 host in brackets, '[::1]:9100') as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(source, f"expected HOST:PORT such as 127.0.0.1:9100, got {text!r}")
+    return host, int(port)
+
+
+def _check_metrics_bind(value: str | None, source: str) -> None:
+    if value is not None:
+        parse_metrics_bind(value, source)
 
 
 @dataclass(kw_only=True)
@@ -556,6 +570,17 @@ class Config:
         "addresses are taken from it. Connections from peers not in --forwarded-allow-ips, "
         "and malformed headers, are closed. Cannot be combined with TLS.",
         group="proxy",
+    )
+
+    # -- metrics -----------------------------------------------------------
+    metrics_bind: str | None = option(
+        None,
+        "Serve Prometheus metrics on HOST:PORT, a socket of their own (any path answers; "
+        "/metrics by convention). With --workers, the supervisor serves the whole server's. "
+        "Needs the prometheus-client package: pip install 'hurtle[metrics]'. See docs/metrics.md.",
+        group="metrics",
+        metavar="HOST:PORT",
+        validate=_check_metrics_bind,
     )
 
     # -- logging -----------------------------------------------------------

@@ -48,9 +48,11 @@ from hurtle.exits import EXIT_ERROR, EXIT_STARTUP_FAILED, StartupError
 from hurtle.importer import AppImportError, load_app
 from hurtle.logs import error_log
 from hurtle.memory import release_free_memory, tune_malloc
+from hurtle.metrics.snapshot import Scrape
 from hurtle.net.blocking import LoopWatchdog
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
+from hurtle.net.metrics import LoopLagProbe, count_handshake_failures
 from hurtle.net.proxy import connection_factory
 from hurtle.net.state import ServerState
 
@@ -85,6 +87,9 @@ class Server:
         self._interrupted = False  # stopped by SIGINT: CTRL+C on a terminal
         self._app: ASGIApp | None = None
         self._malloc_tuned = False
+        # --metrics-bind: this process serves the endpoint, unless a supervisor
+        # does (a worker sets this False and reports `metrics_snapshot()`).
+        self.serve_metrics = True
 
     # -- control -------------------------------------------------------------
 
@@ -136,6 +141,18 @@ class Server:
             raise StartupError(str(exc), EXIT_ERROR) from None
         owns_sockets = sockets is None
         state = self.state = ServerState(config, app, loop)
+        metrics_probe: LoopLagProbe | None = None
+        metrics_endpoint: Any = None
+        if state.metrics is not None:
+            if self.serve_metrics and config.metrics_bind is not None:
+                from hurtle.metrics.endpoint import MetricsEndpoint
+
+                metrics_endpoint = MetricsEndpoint(config.metrics_bind, self._scrape)
+                error_log.info("metrics on http://%s:%d/metrics", *metrics_endpoint.address[:2])
+            if ssl_context is not None:
+                count_handshake_failures(ssl_context, state.metrics)
+            metrics_probe = LoopLagProbe(loop, state.metrics)
+            metrics_probe.start()
         lifespan = Lifespan(app, config.lifespan)
         state.lifespan_state = lifespan.state
         servers: list[asyncio.Server] = []
@@ -180,12 +197,27 @@ class Server:
                 server.close()
             await lifespan.shutdown(timeout=config.timeout_graceful_shutdown or None)
             state.stop_ticking()
+            if metrics_probe is not None:
+                metrics_probe.stop()
+            if metrics_endpoint is not None:
+                metrics_endpoint.close()
             for sig in handled:
                 loop.remove_signal_handler(sig)
             if config.uds and self.sockets and owns_sockets:
                 _remove_socket_file(config.uds)
             for sock in self.sockets:
                 sock.close()
+
+    def metrics_snapshot(self) -> dict[str, Any] | None:
+        """This process's counters and gauges (metrics/snapshot.py), or None."""
+        state = self.state
+        if state is None or state.metrics is None:
+            return None
+        return state.metrics.snapshot(state.active_requests, state.connections)
+
+    def _scrape(self) -> Scrape:
+        snapshot = self.metrics_snapshot() or {}
+        return Scrape(snapshot, [(None, snapshot)])
 
     def load(self) -> ASGIApp:
         """Load the app now, in this thread; once (later calls return it). Raises StartupError.

@@ -155,7 +155,10 @@ class H1Connection(WriteBackpressure):
         if self._first_bytes is not None:
             data = self._first_bytes + data
             if self._sniff_h2(data):
-                return
+                return  # HTTP/2 counts what it was handed.
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.h1_received += len(data)
         self._idle_since = None
         parser = self.parser
         self._dispatch(parser.feed(data))
@@ -270,7 +273,7 @@ class H1Connection(WriteBackpressure):
             scope,
             self,
             event.expect_continue,
-            perf_counter() if state.access_log_enabled else 0.0,
+            perf_counter() if state.timed else 0.0,
         )
         self.reading = self.responding = cycle
         self._request = event
@@ -401,6 +404,9 @@ class H1Connection(WriteBackpressure):
             event.status,
             log_safe(event.reason),
         )
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.reject(str(event.status))
         response = H1Response(event.status, PLAIN_TEXT, "GET", keep_alive=False)
         body = event.reason.encode("ascii", "replace") + b"\n"
         self._write(
@@ -531,6 +537,9 @@ class H1Connection(WriteBackpressure):
             transport = self.transport
             if transport is None or transport.is_closing():
                 return
+            metrics = self.state.metrics
+            if metrics is not None:
+                metrics.h1_sent += size
             if len(output) == 1:
                 transport.write(output[0])
             elif size < _ZERO_COPY:
@@ -580,7 +589,11 @@ class H1Connection(WriteBackpressure):
         self._close()
 
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
-        self.state.request_finished(cycle.task)
+        state = self.state
+        state.request_finished(cycle.task)
+        metrics = state.metrics
+        if metrics is not None:
+            state.count_request(cycle, metrics)
         if cycle is self.responding and not cycle.response_complete:
             # The app ended without a complete response (the cycle logged why).
             self.responding = None

@@ -63,6 +63,7 @@ __all__ = ["CarriedSession", "H2Connection", "H2Stream", "H2WebSocketStream"]
 _INTERNAL_ERROR = 0x2
 _CANCEL = 0x8
 _NO_ERROR = 0x0
+_ENHANCE_YOUR_CALM = 0xB  # RFC 9113 section 7: the peer may be generating excessive load.
 # Response fields that belong to an HTTP/1.1 connection (RFC 9113 section
 # 8.2.2); connection and transfer-encoding never reach `pairs` (wire/headers.py).
 _CONNECTION_SPECIFIC = frozenset([b"keep-alive", b"proxy-connection", b"upgrade"])
@@ -289,7 +290,11 @@ class H2Stream:
         """Graceful shutdown of what runs on the stream (a WebSocket has its own)."""
 
     def cycle_finished(self, cycle: HTTPCycleCore) -> None:
-        self.connection.state.request_finished(cycle.task)
+        state = self.connection.state
+        state.request_finished(cycle.task)
+        metrics = state.metrics
+        if metrics is not None:
+            state.count_request(cycle, metrics)
         if not cycle.response_complete and not self.ended:
             self.reset(_INTERNAL_ERROR)
         self.connection.stream_done(self)
@@ -532,6 +537,9 @@ class H2Connection(WriteBackpressure):
         """Not called: the transport is handed over (`start`)."""
 
     def data_received(self, data: bytes) -> None:
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.h2_received += len(data)
         events = self.wire.feed(data)
         if events:
             self._dispatch(events)
@@ -647,7 +655,7 @@ class H2Connection(WriteBackpressure):
             scope,
             stream,
             _expects_continue(headers),
-            perf_counter() if state.access_log_enabled else 0.0,
+            perf_counter() if state.timed else 0.0,
         )
         stream.cycle = cycle
         self.streams[stream_id] = stream
@@ -690,6 +698,9 @@ class H2Connection(WriteBackpressure):
             event.status,
             log_safe(event.reason),
         )
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.reject(str(event.status))
         if stream is None:
             self._answer(event.stream_id, event.status, event.reason)
             return
@@ -720,6 +731,11 @@ class H2Connection(WriteBackpressure):
 
     def _ended(self, event: ConnectionEnded) -> None:
         if event.reason:
+            metrics = self.state.metrics
+            if metrics is not None:
+                # hurtle ended the connection: a flood (RFC 9113 section 10.5) or an error.
+                flood = event.error_code == _ENHANCE_YOUR_CALM
+                metrics.reject("h2_flood" if flood else "h2_protocol_error")
             error_log.info(
                 "closing HTTP/2 connection from %s: %s",
                 describe_client(self.client, "unix socket"),
@@ -761,6 +777,9 @@ class H2Connection(WriteBackpressure):
         transport = self.transport
         if data and transport is not None and not transport.is_closing():
             transport.write(data)
+            metrics = self.state.metrics
+            if metrics is not None:
+                metrics.h2_sent += len(data)
 
     # -- closing --------------------------------------------------------------------
 

@@ -7,13 +7,16 @@ import contextvars
 import sys
 from collections.abc import Coroutine
 from email.utils import formatdate
+from time import perf_counter
 from typing import Any, Protocol
 
 from hurtle.asgi.http import service_unavailable
+from hurtle.asgi.http_core import HTTPCycleCore
 from hurtle.asgi.proxy_headers import ProxySettings
 from hurtle.asgi.types import ASGIApp
 from hurtle.config import Config
 from hurtle.logs import access_log
+from hurtle.net.metrics import ServerMetrics
 from hurtle.wire.h1 import H1Limits
 from hurtle.wire.h2 import H2Settings
 
@@ -83,6 +86,13 @@ class ServerState:
             max_body=config.limit_request_body,
         )
         self.access_log_enabled = config.access_log and access_log.isEnabledFor(20)
+        # --metrics-bind: the counters (net/metrics.py); None when off, and then
+        # each place that counts costs one `is not None`.
+        self.metrics: ServerMetrics | None = (
+            ServerMetrics() if config.metrics_bind is not None else None
+        )
+        # Whether requests are timed (for the access log or the duration histogram).
+        self.timed = self.access_log_enabled or self.metrics is not None
         # (lower-case name, line) of each default header, in the order sent.
         self._static_defaults: list[tuple[bytes, bytes]] = []
         if config.server_header:
@@ -177,6 +187,8 @@ class ServerState:
         app = self.app
         if self.limit_concurrency is not None and self.over_capacity():
             app = service_unavailable
+            if self.metrics is not None:
+                self.metrics.reject("503")
         self.active_requests += 1
         self.total_requests += 1
         return app
@@ -204,6 +216,19 @@ class ServerState:
         self.active_requests -= 1
         if task is not None:
             self.tasks.discard(task)
+
+    def count_request(self, cycle: HTTPCycleCore, metrics: ServerMetrics) -> None:
+        """Count an HTTP request whose app returned (called before its access line)."""
+        metrics.request_done(
+            cycle.scope["method"],
+            cycle.status,
+            cycle.scope["http_version"],
+            perf_counter() - cycle.start_time,
+        )
+        if not self.access_log_enabled:
+            # Timed for the metrics only: a zero start time means no access line
+            # (HTTPCycleCore._cycle_over logs after this).
+            cycle.start_time = 0.0
 
     def over_capacity(self) -> bool:
         limit = self.limit_concurrency

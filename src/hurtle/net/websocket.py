@@ -114,10 +114,14 @@ class WebSocketSession(WriteBackpressure):
                 log_safe(self.target),
                 rejection.status,
             )
+            if self.state.metrics is not None:
+                self.state.metrics.reject(str(rejection.status))
             headers = check_response_headers(rejection.headers)
             self._answer_http(rejection.status, headers, rejection.body)
             return
         if self.state.over_capacity():
+            if self.state.metrics is not None:
+                self.state.metrics.reject("503")
             self._answer_http(503, SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_BODY)
             return
         app = self.state.app_for_request()
@@ -152,6 +156,9 @@ class WebSocketSession(WriteBackpressure):
     # -- bytes in (asyncio.Protocol's names) ------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        metrics = self.state.metrics
+        if metrics is not None:
+            metrics.ws_received += len(data)
         if not self.cycle.handshake_done:
             # RFC 6455 section 4.1: a client waits for the 101 before sending
             # frames; hold what came early until the handshake is answered.
@@ -181,8 +188,11 @@ class WebSocketSession(WriteBackpressure):
 
     def _handle(self, events: list[WSEvent]) -> None:
         cycle = self.cycle
+        metrics = self.state.metrics
         for event in events:
             if type(event) is MessageReceived:
+                if metrics is not None:
+                    metrics.ws_messages_received += 1
                 if cycle.feed_message(event.data) and not self._read_paused:
                     self._read_paused = True
                     cycle.reading_paused = True
@@ -204,6 +214,9 @@ class WebSocketSession(WriteBackpressure):
             return
         if data:
             self.transport.write(data)
+            metrics = self.state.metrics
+            if metrics is not None:
+                metrics.ws_sent += len(data)
         if close:
             self.transport.close()
         elif not self.wire.is_open and self._close_timer is None and self.cycle.handshake_done:
@@ -215,6 +228,8 @@ class WebSocketSession(WriteBackpressure):
     def accept(self, subprotocol: str | None, headers: Any) -> None:
         self._send_accept(subprotocol, headers)
         self._schedule_ping()
+        if self.state.metrics is not None:
+            self.state.metrics.ws_sessions += 1
         pending, self._pending = self._pending, b""
         if pending:
             self._handle(self.wire.receive_data(pending))
@@ -227,6 +242,8 @@ class WebSocketSession(WriteBackpressure):
             self.wire.send_text(data)
         else:
             self.wire.send_bytes(data)
+        if self.state.metrics is not None:
+            self.state.metrics.ws_messages_sent += 1
         # Frames sent in one turn of the loop leave in one write (an app that
         # answers a burst of messages makes one syscall, not one per frame);
         # past _COALESCE bytes they go at once, so memory stays bounded and

@@ -58,16 +58,18 @@ import time
 from typing import Any
 
 from hurtle.config import Config, ConfigError
-from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError
 from hurtle.logs import error_log
 from hurtle.net.listen import BindError, bind_sockets, describe_socket
 from hurtle.supervise.channel import READY, RECYCLE, pipe, read_available
 from hurtle.supervise.error_page import ErrorPage
+from hurtle.supervise.metrics import WorkerMetrics
 from hurtle.supervise.process import State, WorkerProcess, describe_exit
 from hurtle.supervise.reload import Reloader
 
 __all__ = ["Supervisor"]
 
+HEARTBEAT_KILL = "no answer to the heartbeat"
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 _ACTIVE = (State.STARTING, State.SERVING)
@@ -119,6 +121,7 @@ class Supervisor:
         # 503 page that shows it until the next change (error_page.py).
         self.error_dir: str | None = None
         self.error_page: ErrorPage | None = None
+        self.metrics: WorkerMetrics | None = None  # --metrics-bind (supervise/metrics.py)
 
     # -- running -------------------------------------------------------------
 
@@ -142,6 +145,14 @@ class Supervisor:
         except ConfigError as exc:
             self._close_sockets()
             return _fail(str(exc), EXIT_USAGE)
+        if config.metrics_bind is not None:
+            try:
+                self.metrics = WorkerMetrics(config.metrics_bind)
+            except StartupError as exc:
+                self._close_sockets()
+                return _fail(str(exc), exc.exit_code)
+            address = self.metrics.endpoint.address
+            error_log.info("metrics on http://%s:%d/metrics", address[0], address[1])
         self._boot = self._boot_message()
         wake_read, wake_write = pipe()
         previous = {sig: signal.signal(sig, _noop) for sig in _HANDLED_SIGNALS}
@@ -178,6 +189,8 @@ class Supervisor:
                 worker.close()
             if self.reloader is not None:
                 self.reloader.stop()
+            if self.metrics is not None:
+                self.metrics.close()
             self._close_sockets()
             if config.uds and self.sockets:
                 try:
@@ -204,6 +217,8 @@ class Supervisor:
         if self.config.reload:
             self.error_dir = tempfile.mkdtemp(prefix="hurtle-reload-")
             boot["error_file"] = os.path.join(self.error_dir, "error.txt")
+        if self.metrics is not None:
+            boot["metrics_dir"] = self.metrics.directory
         return boot
 
     def _loop(self, wake_fd: int) -> None:
@@ -360,6 +375,12 @@ class Supervisor:
 
     def _on_exit(self, worker: WorkerProcess, code: int, now: float) -> None:
         how = describe_exit(code)
+        if self.metrics is not None:
+            self.metrics.worker_exited(
+                worker.pid,
+                _exit_cause(worker, code, self.stopping),
+                worker.kill_reason == HEARTBEAT_KILL,
+            )
         if self.stopping:
             error_log.info("worker pid %d exited (%s)", worker.pid, how)
             return
@@ -435,7 +456,7 @@ class Supervisor:
                     worker.pid,
                     now - worker.last_pong,
                 )
-                worker.kill_stuck(now, "no answer to the heartbeat")
+                worker.kill_stuck(now, HEARTBEAT_KILL)
             elif worker.deadline is not None and now >= worker.deadline:
                 error_log.warning(
                     "worker pid %d still running after it was asked to stop: dumping its stack, "
@@ -487,6 +508,8 @@ class Supervisor:
         self.workers.append(worker)
         self.selector.register(worker.up, selectors.EVENT_READ, worker)
         error_log.debug("started worker pid %d", worker.pid)
+        if self.metrics is not None:
+            self.metrics.worker_started()
         return True
 
     def _ping(self, now: float) -> None:
@@ -529,6 +552,17 @@ class Supervisor:
     def _close_sockets(self) -> None:
         for sock in self.sockets:
             sock.close()
+
+
+def _exit_cause(worker: WorkerProcess, code: int, stopping: bool) -> str:
+    """Why a worker exited, for hurtle_worker_exits_total (docs/metrics.md)."""
+    if worker.state is State.KILLING or worker.start_timed_out:
+        return "killed"
+    if worker.state is State.STARTING:
+        return "startup_failed"
+    if (stopping or worker.state is State.STOPPING) and code in (0, -signal.SIGTERM):
+        return "stopped"
+    return "crashed"
 
 
 def _listening(sock: socket.socket) -> bool:

@@ -58,6 +58,7 @@ from hurtle.supervise.channel import (
     read_available,
     send,
 )
+from hurtle.supervise.metrics import write_snapshot
 
 __all__ = ["Worker", "main"]
 
@@ -84,6 +85,10 @@ class Worker:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
         self._recycle_sent = False
         self._sigterm_seen = False
+        # --metrics-bind: the supervisor serves the endpoint and reads each
+        # worker's snapshots from here (supervise/metrics.py).
+        self.metrics_dir: str | None = None
+        self.server.serve_metrics = False
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -102,6 +107,7 @@ class Worker:
                 send(self.up, READY)
             await serving
         finally:
+            self._write_metrics()  # The last count, for the supervisor to keep.
             started.cancel()
             loop.remove_reader(self.down)
 
@@ -122,10 +128,17 @@ class Worker:
             self.server.shutdown()
             return
         if PING in data:
+            self._write_metrics()
             send(self.up, PONG)
             self._check_request_limit()
         if RETIRE in data:
             self.server.shutdown(linger=True)
+
+    def _write_metrics(self) -> None:
+        if self.metrics_dir is not None:
+            snapshot = self.server.metrics_snapshot()
+            if snapshot is not None:
+                write_snapshot(self.metrics_dir, snapshot)
 
     def _check_request_limit(self) -> None:
         state = self.server.state
@@ -181,6 +194,7 @@ def main() -> None:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     worker = Worker(config, boot["app"], sockets, boot["down"], boot["up"])
+    worker.metrics_dir = boot.get("metrics_dir")
     try:
         worker.server.load()  # Before the loop starts, as a single process does (server.py).
         with asyncio.Runner(loop_factory=factory) as runner:
