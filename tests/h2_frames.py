@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Protocol
 
 import hpack
+from h2.connection import H2Connection
 from h2.frame_buffer import FrameBuffer
 from hyperframe.frame import (
     ContinuationFrame,
@@ -212,6 +214,34 @@ class RawConnection:
         self.sock.close()
 
 
+class _H2Sender(Protocol):
+    """A client of the h2 library that can wait for the server's WINDOW_UPDATEs."""
+
+    h2: H2Connection
+    closed: bool
+
+    def pump(self, timeout: float = 10.0) -> bool: ...
+
+    def flush(self) -> None: ...
+
+
+def send_in_windows(client: _H2Sender, stream_id: int, data: bytes, deadline: float) -> None:
+    """Send `data` as DATA within the server's windows, reading its WINDOW_UPDATEs as needed."""
+    view = memoryview(data)
+    while view:
+        window = min(
+            client.h2.local_flow_control_window(stream_id), client.h2.max_outbound_frame_size
+        )
+        if window <= 0:
+            if time.monotonic() > deadline or client.closed:
+                raise TimeoutError("no window from the server")
+            client.pump(0.2)
+            continue
+        client.h2.send_data(stream_id, view[:window].tobytes())
+        view = view[window:]
+        client.flush()
+
+
 class H2Client:
     """The h2 library in client mode over a plain socket (prior knowledge): it keeps the
     windows, acknowledges the data it reads (unless `auto_ack` is off) and collects
@@ -268,20 +298,7 @@ class H2Client:
 
     def send_body(self, stream_id: int, body: bytes, end: bool = True, timeout: float = 10) -> None:
         """Send within the server's windows, reading its WINDOW_UPDATEs as needed."""
-        deadline = time.monotonic() + timeout
-        view = memoryview(body)
-        while view:
-            window = min(
-                self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size
-            )
-            if window <= 0:
-                if time.monotonic() > deadline or self.closed:
-                    raise TimeoutError("no window from the server")
-                self.pump(0.2)
-                continue
-            self.h2.send_data(stream_id, view[:window].tobytes())
-            view = view[window:]
-            self.flush()
+        send_in_windows(self, stream_id, body, time.monotonic() + timeout)
         if end:
             self.h2.end_stream(stream_id)
             self.flush()

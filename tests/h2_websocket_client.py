@@ -20,6 +20,8 @@ from websockets.frames import Frame
 from websockets.protocol import OPEN
 from websockets.uri import parse_uri
 
+from h2_frames import send_in_windows
+
 
 class H2WebSocketClient:
     """One HTTP/2 connection that opens WebSockets (and plain requests) on its streams."""
@@ -153,19 +155,7 @@ class H2WebSocketClient:
                 self.h2.end_stream(stream_id)
                 self.flush()
                 continue
-            view = memoryview(data)
-            while view:
-                window = min(
-                    self.h2.local_flow_control_window(stream_id), self.h2.max_outbound_frame_size
-                )
-                if window <= 0:
-                    if time.monotonic() > deadline or self.closed:
-                        raise TimeoutError("no window from the server")
-                    self.pump(0.2)
-                    continue
-                self.h2.send_data(stream_id, view[:window].tobytes())
-                view = view[window:]
-                self.flush()
+            send_in_windows(self, stream_id, data, deadline)
 
     def messages(self, stream_id: int) -> list[Any]:
         """The data frames' payloads received so far (text decoded)."""

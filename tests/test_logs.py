@@ -222,6 +222,17 @@ def test_head_logs_the_bytes_sent(hurtle_process: Callable[..., ServerProcess]) 
     assert any(line.endswith(" GET 304 0") for line in server.lines), server.output
 
 
+def test_a_file_sent_by_sendfile_logs_its_size(
+    hurtle_process: Callable[..., ServerProcess],
+) -> None:
+    """http.response.pathsend on cleartext HTTP/1.1: the kernel sends the bytes, the log counts them."""
+    server = hurtle_process("apps.basic:app", "--access-log-format", "{method} {path} {bytes}")
+    size = (Path(__file__).parent / "apps" / "basic.py").stat().st_size
+    assert len(httpx.get(server.url + "/pathsend").content) == size
+    server.stop()
+    assert any(line.endswith(f" GET /pathsend {size}") for line in server.lines), server.output
+
+
 def test_json_log_lines(hurtle_process: Callable[..., ServerProcess]) -> None:
     server = hurtle_process(
         "apps.basic:app",

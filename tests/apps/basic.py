@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from typing import Any
 
 from hurtle.asgi.types import ASGIApp, Message, Receive, Scope, Send
+
+SOURCE = os.path.abspath(__file__)  # What /pathsend sends.
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -71,6 +74,17 @@ async def respond(send: Send, status: int, body: bytes, headers: list[Any] | Non
     await send({"type": "http.response.body", "body": body})
 
 
+async def serve_lifespan(receive: Receive, send: Send) -> None:
+    """Answer a lifespan scope: startup and shutdown both complete."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while True:
@@ -115,6 +129,17 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     elif path == "/status":
         code = int(scope["query_string"] or b"200")
         await respond(send, code, b"" if code in (204, 304) else b"status body")
+    elif path == "/pathsend":
+        # This module's own source, with its length declared (sendfile on cleartext HTTP/1.1).
+        await read_body(receive)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"%d" % os.path.getsize(SOURCE))],  # noqa: ASYNC240
+            }
+        )
+        await send({"type": "http.response.pathsend", "path": SOURCE})
     elif path == "/wait-disconnect":
         await read_body(receive)
         event: Message = await receive()

@@ -10,6 +10,7 @@ import os
 import threading
 from typing import Any
 
+from apps.basic import serve_lifespan
 from hurtle.asgi.types import Receive, Scope, Send
 
 
@@ -47,13 +48,7 @@ class DeployApp:
             await self.json(send, described(scope))
 
     async def lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
 
     async def json(self, send: Send, body: Any) -> None:
         await send(

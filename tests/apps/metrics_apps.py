@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+from apps.basic import serve_lifespan
 from hurtle.asgi.types import Receive, Scope, Send
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     if scope["type"] == "websocket":
         await receive()
         await send({"type": "websocket.accept"})

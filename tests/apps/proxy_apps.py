@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 
+from apps.basic import serve_lifespan
 from hurtle.asgi.types import Receive, Scope, Send
 
 
 async def scope_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Answers with what the scope says about the connection, for HTTP and WebSocket."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     hosts = [value.decode("latin-1") for name, value in scope["headers"] if name == b"host"]
     info = json.dumps(
         {

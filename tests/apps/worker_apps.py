@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 
-from apps.basic import respond
+from apps.basic import respond, serve_lifespan
 from hurtle.asgi.types import Receive, Scope, Send
 
 MARKERS = "WORKER_MARKERS"
@@ -21,13 +21,8 @@ MARKERS = "WORKER_MARKERS"
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await serve_lifespan(receive, send)
+        return
     path = scope["path"]
     seconds = float(scope["query_string"] or b"1")
     if path == "/slow":

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from apps.basic import serve_lifespan
 from hurtle.asgi.types import Message, Receive, Scope, Send
 
 StartResponse = Callable[..., Callable[[bytes], None]]
@@ -222,13 +223,8 @@ class ASGI2App:
 
     async def __call__(self, receive: Receive, send: Send) -> None:
         if self.scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                else:
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         body = b""
         while True:
             message = await receive()
