@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Coroutine
 from time import perf_counter
 from typing import Any, cast
 
@@ -565,13 +566,11 @@ class H1Connection(WriteBackpressure):
             done = self.loop.create_future()
             done.set_result(count)  # Nothing may go out (HEAD, or no length left).
             return done
-        task = self.loop.create_task(send_unframed(self, transport, fd, offset, size))
-        self._file_task = task
         # What the file held beyond the declared length counts as sent:
         # unframed() cut it, and the mismatch is logged with the last body.
-        excess = count - size
-        if excess:
-            return _plus(self.loop, task, excess)
+        sending = send_unframed(self, transport, fd, offset, size)
+        task = self.loop.create_task(_plus(sending, count - size) if count > size else sending)
+        self._file_task = task
         return task
 
     def body_consumed(self, size: int) -> None:
@@ -728,24 +727,9 @@ class H1Connection(WriteBackpressure):
             self.transport.abort()
 
 
-def _plus(
-    loop: asyncio.AbstractEventLoop, sent: asyncio.Future[int], extra: int
-) -> asyncio.Future[int]:
-    """A future of `sent`'s result plus `extra` (its exception, or cancellation, if it has one)."""
-    result: asyncio.Future[int] = loop.create_future()
-
-    def done(future: asyncio.Future[int]) -> None:
-        if result.done():
-            return
-        if future.cancelled():
-            result.cancel()
-        elif future.exception() is not None:
-            result.set_exception(future.exception())  # type: ignore[arg-type]
-        else:
-            result.set_result(future.result() + extra)
-
-    sent.add_done_callback(done)
-    return result
+async def _plus(sending: Coroutine[Any, Any, int], extra: int) -> int:
+    """What `sending` sent, plus `extra` bytes counted as sent."""
+    return await sending + extra
 
 
 # Fields of the upgrade request that belong to the HTTP/1.1 hop, not to the
