@@ -38,6 +38,8 @@ UPLOAD_SIZE = 64 * 1024
 READ_SIZE = 65536  # What one read from the socket hands data_received, at most.
 WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream")
 REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH}
+# Options of the measured server beyond the defaults (--metrics sets metrics_bind).
+CONFIG_OPTIONS: dict[str, Any] = {}
 
 
 class NullTransport(asyncio.Transport):
@@ -113,7 +115,9 @@ class Driver:
         from hurtle.net.state import ServerState
 
         self.loop = asyncio.get_running_loop()
-        config = Config(app="raw:app", access_log=False, limit_requests_per_connection=None)
+        config = Config(
+            app="raw:app", access_log=False, limit_requests_per_connection=None, **CONFIG_OPTIONS
+        )
         self.state = ServerState(config, raw.app, self.loop)
         self.transports = [NullTransport() for _ in range(connections)]
         self.connections = [H1Connection(self.state) for _ in range(connections)]
@@ -343,7 +347,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", metavar="WORKLOAD", help="where the time goes, by layer")
     parser.add_argument("--top", type=int, default=0, help="with --profile: the top functions")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="with Prometheus metrics on (--metrics-bind; nothing listens, the counting is measured)",
+    )
     args = parser.parse_args()
+    if args.metrics:
+        CONFIG_OPTIONS["metrics_bind"] = "127.0.0.1:9100"
     sys.path[:0] = [str(args.hurtle_src.resolve()), str(HERE / "apps")]
     import hurtle
 

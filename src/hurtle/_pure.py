@@ -28,6 +28,7 @@ COMPILABLE = (
     "hurtle.asgi.wake",
     "hurtle.net.state",
     "hurtle.asgi.scope",
+    "hurtle.net.metrics",
 )
 
 

@@ -52,7 +52,7 @@ from hurtle.metrics.snapshot import Scrape
 from hurtle.net.blocking import LoopWatchdog
 from hurtle.net.connection import H1Connection
 from hurtle.net.listen import BindError, bind_sockets, create_ssl_context, describe_socket
-from hurtle.net.metrics import LoopLagProbe, count_handshake_failures
+from hurtle.net.metrics_probes import LoopLagProbe, count_handshake_failures
 from hurtle.net.proxy import connection_factory
 from hurtle.net.state import ServerState
 

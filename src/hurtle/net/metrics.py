@@ -1,5 +1,10 @@
 """The serving process's counters for --metrics-bind: plain integers on the hot path.
 
+Compiled with mypyc (hurtle/_pure.py), so that a counting site in the compiled
+connection code is a field update in C, not an attribute lookup through an
+interpreted object; the loop-lag and TLS-handshake probes, which run off the
+request path, are in net/metrics_probes.py.
+
 Why not prometheus-client's Counter objects: a labelled `inc()` looks the
 child up by its label values and takes a lock; measured with timeit
 (docs/metrics.md), it cost 20 to 50 times an integer increment. So requests are
@@ -10,17 +15,11 @@ None and each counting site costs one `is not None` check.
 
 from __future__ import annotations
 
-import asyncio
-import ssl
-from bisect import bisect_left
 from typing import Any
 
 from hurtle.metrics.snapshot import DURATION_BUCKETS, KNOWN_METHODS, Snapshot
 
-__all__ = ["LoopLagProbe", "ServerMetrics", "count_handshake_failures"]
-
-# How often the event loop's lag is sampled, in seconds.
-LAG_INTERVAL = 0.5
+__all__ = ["ServerMetrics"]
 
 # What each connection class serves, for the open-connections gauge.
 _PROTOCOL_OF = {
@@ -31,13 +30,24 @@ _PROTOCOL_OF = {
 }
 
 
+# Status classes counted apart: 0 (the app ended before any response) to 9.
+_STATUS_CLASSES = 10
+
+
 class ServerMetrics:
     """What one serving process counts; `snapshot()` for the exposition."""
 
     def __init__(self) -> None:
-        # (method, status // 100, http_version) -> count
-        self.requests: dict[tuple[str, int, str], int] = {}
+        # http_version -> method -> count per status class (status // 100).
+        # Nested dicts of strings, not one dict keyed by a (method, class,
+        # version) tuple: a string caches its hash and these are looked up by
+        # the very objects stored as keys, where a tuple key is built, hashed
+        # and compared element by element twice per request.
+        self._requests: dict[str, dict[str, list[int]]] = {}
         self.duration_buckets = [0] * (len(DURATION_BUCKETS) + 1)
+        # A list of the bounds, held here: compiled, indexing it reads a float in
+        # place, where the imported tuple is looked up and unpacked at each use.
+        self._bounds: list[float] = list(DURATION_BUCKETS)
         self.duration_sum = 0.0
         self.h1_received = 0
         self.h1_sent = 0
@@ -54,13 +64,36 @@ class ServerMetrics:
 
     def request_done(self, method: str, status: int, http_version: str, seconds: float) -> None:
         """One HTTP request is over (its app returned): count it and its duration."""
+        by_method = self._requests.get(http_version)
+        counts = by_method.get(method) if by_method is not None else None
+        if counts is None:
+            counts = self._counts_for(method, http_version)
+        status_class = status // 100
+        counts[status_class if status_class < _STATUS_CLASSES else _STATUS_CLASSES - 1] += 1
+        # The first bucket whose bound the duration does not exceed (Prometheus'
+        # `le`). A linear scan, not bisect: nearly every request ends within the
+        # first bounds, so this is a float comparison or two, not a call.
+        bounds = self._bounds
+        last = len(bounds)
+        bucket = 0
+        while bucket < last and seconds > bounds[bucket]:
+            bucket += 1
+        self.duration_buckets[bucket] += 1
+        self.duration_sum += seconds
+
+    def _counts_for(self, method: str, http_version: str) -> list[int]:
+        """The counts of a method and version met for the first time (or not known).
+
+        A method outside KNOWN_METHODS is counted as "other" and never becomes
+        a key, so a client cannot grow the label set.
+        """
+        by_method = self._requests.setdefault(http_version, {})
         if method not in KNOWN_METHODS:
             method = "other"
-        key = (method, status // 100, http_version)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
-        self.duration_buckets[bisect_left(DURATION_BUCKETS, seconds)] += 1
-        self.duration_sum += seconds
+        counts = by_method.get(method)
+        if counts is None:
+            counts = by_method[method] = [0] * _STATUS_CLASSES
+        return counts
 
     def reject(self, reason: str) -> None:
         """A request refused before any app saw it (or by --limit-concurrency)."""
@@ -74,7 +107,10 @@ class ServerMetrics:
         return {
             "requests": {
                 f"{method} {status_class} {version}": count
-                for (method, status_class, version), count in list(self.requests.items())
+                for version, by_method in list(self._requests.items())
+                for method, counts in list(by_method.items())
+                for status_class, count in enumerate(counts)
+                if count
             },
             "duration_buckets": list(self.duration_buckets),
             "duration_sum": self.duration_sum,
@@ -99,50 +135,3 @@ class ServerMetrics:
             "connections": open_connections,
             "loop_lag": self.loop_lag,
         }
-
-
-class LoopLagProbe:
-    """Samples how late the event loop runs a timer: the time a callback waits for a
-    loop that is busy (or blocked by an app) before it runs."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, metrics: ServerMetrics) -> None:
-        self.loop = loop
-        self.metrics = metrics
-        self._due = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def start(self) -> None:
-        self._due = self.loop.time() + LAG_INTERVAL
-        self._timer = self.loop.call_at(self._due, self._sample)
-
-    def _sample(self) -> None:
-        self.metrics.loop_lag = max(0.0, self.loop.time() - self._due)
-        self.start()
-
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-
-def count_handshake_failures(context: ssl.SSLContext, metrics: ServerMetrics) -> None:
-    """Count failed TLS handshakes on connections made with `context`.
-
-    asyncio (and uvloop) report a failed server-side handshake to nobody: the
-    protocol's connection_made is never called, and the error is logged only
-    in debug mode. Both drive the handshake through the context's
-    `sslobject_class` (SSLContext.wrap_bio), so a subclass sees each failure
-    as it is raised. Only TLS handshakes pay for it, and only with metrics on.
-    """
-
-    class CountingSSLObject(ssl.SSLObject):
-        def do_handshake(self) -> None:
-            try:
-                super().do_handshake()
-            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                raise  # The handshake goes on when more bytes arrive.
-            except ssl.SSLError:
-                metrics.tls_handshake_failures += 1
-                raise
-
-    context.sslobject_class = CountingSSLObject

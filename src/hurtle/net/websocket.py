@@ -90,6 +90,9 @@ class WebSocketSession(WriteBackpressure):
     ) -> None:
         config = state.config
         self.state = state
+        # --metrics-bind's counters, or None: held here, since a message passes
+        # four counting sites and each would otherwise look it up through state.
+        self._metrics = state.metrics
         self.loop = state.loop
         self.transport = transport
         self.target = target
@@ -156,7 +159,7 @@ class WebSocketSession(WriteBackpressure):
     # -- bytes in (asyncio.Protocol's names) ------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        metrics = self.state.metrics
+        metrics = self._metrics
         if metrics is not None:
             metrics.ws_received += len(data)
         if not self.cycle.handshake_done:
@@ -188,7 +191,7 @@ class WebSocketSession(WriteBackpressure):
 
     def _handle(self, events: list[WSEvent]) -> None:
         cycle = self.cycle
-        metrics = self.state.metrics
+        metrics = self._metrics
         for event in events:
             if type(event) is MessageReceived:
                 if metrics is not None:
@@ -214,7 +217,7 @@ class WebSocketSession(WriteBackpressure):
             return
         if data:
             self.transport.write(data)
-            metrics = self.state.metrics
+            metrics = self._metrics
             if metrics is not None:
                 metrics.ws_sent += len(data)
         if close:
@@ -228,8 +231,9 @@ class WebSocketSession(WriteBackpressure):
     def accept(self, subprotocol: str | None, headers: Any) -> None:
         self._send_accept(subprotocol, headers)
         self._schedule_ping()
-        if self.state.metrics is not None:
-            self.state.metrics.ws_sessions += 1
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.ws_sessions += 1
         pending, self._pending = self._pending, b""
         if pending:
             self._handle(self.wire.receive_data(pending))
@@ -242,8 +246,9 @@ class WebSocketSession(WriteBackpressure):
             self.wire.send_text(data)
         else:
             self.wire.send_bytes(data)
-        if self.state.metrics is not None:
-            self.state.metrics.ws_messages_sent += 1
+        metrics = self._metrics
+        if metrics is not None:
+            metrics.ws_messages_sent += 1
         # Frames sent in one turn of the loop leave in one write (an app that
         # answers a burst of messages makes one syscall, not one per frame);
         # past _COALESCE bytes they go at once, so memory stays bounded and
