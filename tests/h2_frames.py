@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import hpack
 from h2.connection import H2Connection
@@ -218,11 +218,31 @@ class _H2Sender(Protocol):
     """A client of the h2 library that can wait for the server's WINDOW_UPDATEs."""
 
     h2: H2Connection
+    sock: socket.socket
     closed: bool
 
     def pump(self, timeout: float = 10.0) -> bool: ...
 
     def flush(self) -> None: ...
+
+
+def receive_events(client: _H2Sender, timeout: float) -> list[Any] | None:
+    """One read from the client's socket, through its h2 connection: the events.
+
+    None when nothing came in `timeout`, or the connection closed (then
+    `client.closed` is set).
+    """
+    client.sock.settimeout(timeout)
+    try:
+        data = client.sock.recv(1 << 20)
+    except TimeoutError:
+        return None
+    except OSError:
+        data = b""
+    if not data:
+        client.closed = True
+        return None
+    return list(client.h2.receive_data(data))
 
 
 def send_in_windows(client: _H2Sender, stream_id: int, data: bytes, deadline: float) -> None:
@@ -307,17 +327,10 @@ class H2Client:
         """One read; False when the connection closed or nothing came in `timeout`."""
         import h2.events
 
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(1 << 20)
-        except TimeoutError:
+        events = receive_events(self, timeout)
+        if events is None:
             return False
-        except OSError:
-            data = b""
-        if not data:
-            self.closed = True
-            return False
-        for event in self.h2.receive_data(data):
+        for event in events:
             if isinstance(event, h2.events.ResponseReceived):
                 self.headers[event.stream_id] = list(event.headers)
                 self.status[event.stream_id] = int(dict(event.headers)[b":status"])

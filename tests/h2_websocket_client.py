@@ -20,7 +20,7 @@ from websockets.frames import Frame
 from websockets.protocol import OPEN
 from websockets.uri import parse_uri
 
-from h2_frames import send_in_windows
+from h2_frames import receive_events, send_in_windows
 
 
 class H2WebSocketClient:
@@ -172,17 +172,10 @@ class H2WebSocketClient:
         return protocol.close_rcvd.code if protocol.close_rcvd is not None else None
 
     def pump(self, timeout: float = 10.0) -> bool:
-        self.sock.settimeout(timeout)
-        try:
-            data = self.sock.recv(1 << 20)
-        except TimeoutError:
+        events = receive_events(self, timeout)
+        if events is None:
             return False
-        except OSError:
-            data = b""
-        if not data:
-            self.closed = True
-            return False
-        for event in self.h2.receive_data(data):
+        for event in events:
             if isinstance(event, h2.events.RemoteSettingsChanged):
                 self.settings_seen = True
             elif isinstance(event, h2.events.ResponseReceived):

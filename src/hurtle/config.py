@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from hurtle.logs import DEFAULT_ACCESS_FORMAT
+from hurtle.logs import DEFAULT_ACCESS_FORMAT, configure_logging
 
 __all__ = ["Config", "ConfigError", "Option", "load_config", "options", "parse_metrics_bind"]
 
@@ -667,6 +667,22 @@ class Config:
     def parsed_headers(self) -> list[tuple[bytes, bytes]]:
         """The --header values as (lower-case name, value) byte pairs."""
         return [_split_header(item) for item in self.header]
+
+    def configure_logging(self, show_pid: bool) -> None:
+        """Set up hurtle's loggers as the logging options say (raises LogConfigError).
+
+        One place for the single process (launch.py) and each worker
+        (supervise/worker.py); `show_pid` tags access lines with the worker.
+        """
+        configure_logging(
+            self.log_level,
+            self.access_log,
+            self.log_config,
+            log_format=self.log_format,
+            access_format=self.access_log_format,
+            colours=self.use_colors,
+            show_pid=show_pid,
+        )
 
 
 def _split_header(item: str) -> tuple[bytes, bytes]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hurtle.config import Config, ConfigError
 from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError, report_startup_error
-from hurtle.logs import LogConfigError, configure_logging, error_log
+from hurtle.logs import LogConfigError, error_log
 from hurtle.loops import loop_factory
 from hurtle.supervise import PidFileError, needs_supervisor, pid_file, supervise
 
@@ -24,15 +24,7 @@ __all__ = ["load_env_file", "run", "run_config"]
 def run_config(config: Config, app: Any = None) -> int:
     """Run a server to completion in a new event loop; return the process exit code."""
     try:
-        configure_logging(
-            config.log_level,
-            config.access_log,
-            config.log_config,
-            log_format=config.log_format,
-            access_format=config.access_log_format,
-            colours=config.use_colors,
-            show_pid=needs_supervisor(config),
-        )
+        config.configure_logging(show_pid=needs_supervisor(config))
     except LogConfigError as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -44,7 +44,7 @@ from typing import Any
 
 from hurtle.config import Config, ConfigError
 from hurtle.exits import EXIT_ERROR, EXIT_OK, EXIT_USAGE, StartupError, report_startup_error
-from hurtle.logs import LogConfigError, configure_logging, error_log
+from hurtle.logs import LogConfigError, error_log
 from hurtle.loops import loop_factory
 from hurtle.net.listen import BindError, bind_sockets
 from hurtle.server import Server
@@ -175,15 +175,7 @@ def main() -> None:
         os.set_inheritable(fd, False)
     config = Config(**boot["config"])
     try:
-        configure_logging(
-            config.log_level,
-            config.access_log,
-            config.log_config,
-            log_format=config.log_format,
-            access_format=config.access_log_format,
-            colours=config.use_colors,
-            show_pid=True,
-        )
+        config.configure_logging(show_pid=True)
         factory = loop_factory(config.loop)
     except (LogConfigError, ConfigError) as exc:
         print(f"hurtle: error: {exc}", file=sys.stderr)
