@@ -36,8 +36,18 @@ REQUEST = b"GET /%s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccep
 PIPELINE_DEPTH = 16
 UPLOAD_SIZE = 64 * 1024
 READ_SIZE = 65536  # What one read from the socket hands data_received, at most.
-WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream")
-REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH}
+WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream", "websocket")
+# The websocket workload: echoes of 32-byte text messages, WS_BATCH frames a read,
+# as the load client of benchmarks/ws_echo.py keeps them in flight.
+WS_BATCH = 32
+WS_PAYLOAD = b"hurtle-benchmark-payload-32bytes"
+WS_MASK = b"\x01\x02\x03\x04"
+WS_SERVER_FRAME = 2 + len(WS_PAYLOAD)  # What one echo writes: header and payload.
+WS_HANDSHAKE = (
+    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH, "websocket": WS_BATCH}
 # Options of the measured server beyond the defaults (--metrics sets metrics_bind).
 CONFIG_OPTIONS: dict[str, Any] = {}
 
@@ -48,6 +58,7 @@ class NullTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = 0
+        self.protocol: Any = None
         self.closed = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
@@ -57,6 +68,9 @@ class NullTransport(asyncio.Transport):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += len(data)
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol  # A WebSocket handshake hands the connection on.
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -101,14 +115,18 @@ def reads_for(workload: str) -> list[bytes]:
         return [data[i : i + READ_SIZE] for i in range(0, len(data), READ_SIZE)]
     if workload == "stream":
         return [REQUEST % b"stream"]
+    if workload == "websocket":
+        masked = bytes(byte ^ WS_MASK[i % 4] for i, byte in enumerate(WS_PAYLOAD))
+        return [(bytes([0x81, 0x80 | len(WS_PAYLOAD)]) + WS_MASK + masked) * WS_BATCH]
     raise SystemExit(f"unknown workload {workload!r}")
 
 
 class Driver:
     """Connections of one server state, fed read by read, one read each per loop turn."""
 
-    def __init__(self, connections: int) -> None:
+    def __init__(self, connections: int, workload: str) -> None:
         import raw
+        import ws_echo
 
         from hurtle.config import Config
         from hurtle.net.connection import H1Connection
@@ -118,11 +136,24 @@ class Driver:
         config = Config(
             app="raw:app", access_log=False, limit_requests_per_connection=None, **CONFIG_OPTIONS
         )
-        self.state = ServerState(config, raw.app, self.loop)
+        app = ws_echo.app if workload == "websocket" else raw.app
+        self.state = ServerState(config, app, self.loop)
         self.transports = [NullTransport() for _ in range(connections)]
-        self.connections = [H1Connection(self.state) for _ in range(connections)]
+        self.connections: list[Any] = [H1Connection(self.state) for _ in range(connections)]
         for connection, transport in zip(self.connections, self.transports, strict=True):
             connection.connection_made(transport)
+
+    async def open_websockets(self) -> None:
+        """Each connection's handshake, answered: from here its WebSocket reads."""
+        for connection in self.connections:
+            connection.data_received(WS_HANDSHAKE)
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if all(transport.written for transport in self.transports):
+                break
+        else:
+            raise SystemExit("the WebSocket handshakes were not answered")
+        self.connections = [transport.protocol for transport in self.transports]
 
     async def run(self, workload: str, rounds: int) -> float:
         """Seconds for `rounds` x len(connections) units of the workload."""
@@ -130,8 +161,19 @@ class Driver:
         feeds = [connection.data_received for connection in self.connections]
         state = self.state
         pause = asyncio.sleep
+        transports = self.transports
+        echoes = WS_BATCH * WS_SERVER_FRAME
         started = time.perf_counter()
         for _ in range(rounds):
+            if workload == "websocket":
+                # The session stays open: done when every echo of the batch is written.
+                targets = [transport.written + echoes for transport in transports]
+                for feed in feeds:
+                    feed(reads[0])
+                await pause(0)
+                while any(t.written < n for t, n in zip(transports, targets, strict=True)):
+                    await pause(0)
+                continue
             for data in reads:
                 for feed in feeds:
                     feed(data)
@@ -244,7 +286,9 @@ async def empty_turns(turns: int) -> float:
 
 async def measure_once(workload: str, requests: int, connections: int) -> float:
     """µs per request, the empty loop turns taken out."""
-    driver = Driver(connections)
+    driver = Driver(connections, workload)
+    if workload == "websocket":
+        await driver.open_websockets()
     per_round = connections * REQUESTS_PER_READ.get(workload, 1)
     rounds = max(1, requests // per_round)
     await driver.run(workload, max(1, rounds // 10))  # Warm-up.
@@ -289,7 +333,9 @@ def profile(loop_name: str, workload: str, requests: int, connections: int, top:
     plain = measure(loop_name, workload, requests, connections, 3)
 
     async def profiled() -> pstats.Stats:
-        driver = Driver(connections)
+        driver = Driver(connections, workload)
+        if workload == "websocket":
+            await driver.open_websockets()
         per_round = connections * REQUESTS_PER_READ.get(workload, 1)
         rounds = max(1, requests // per_round)
         await driver.run(workload, max(1, rounds // 10))

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from hurtle.metrics.snapshot import DURATION_BUCKETS, KNOWN_METHODS, Snapshot
+from hurtle.net.websocket_counters import WebSocketCounters
 
 __all__ = ["ServerMetrics"]
 
@@ -53,11 +54,8 @@ class ServerMetrics:
         self.h1_sent = 0
         self.h2_received = 0
         self.h2_sent = 0
-        self.ws_received = 0
-        self.ws_sent = 0
-        self.ws_sessions = 0
-        self.ws_messages_received = 0
-        self.ws_messages_sent = 0
+        # Counted by interpreted code, so on a plain object (net/websocket_counters.py).
+        self.websocket = WebSocketCounters()
         self.rejected: dict[str, int] = {}
         self.tls_handshake_failures = 0
         self.loop_lag = 0.0
@@ -117,17 +115,17 @@ class ServerMetrics:
             "bytes_received": {
                 "HTTP/1.1": self.h1_received,
                 "HTTP/2": self.h2_received,
-                "WebSocket": self.ws_received,
+                "WebSocket": self.websocket.bytes_received,
             },
             "bytes_sent": {
                 "HTTP/1.1": self.h1_sent,
                 "HTTP/2": self.h2_sent,
-                "WebSocket": self.ws_sent,
+                "WebSocket": self.websocket.bytes_sent,
             },
-            "websocket_sessions": self.ws_sessions,
+            "websocket_sessions": self.websocket.sessions,
             "websocket_messages": {
-                "received": self.ws_messages_received,
-                "sent": self.ws_messages_sent,
+                "received": self.websocket.messages_received,
+                "sent": self.websocket.messages_sent,
             },
             "rejected": dict(self.rejected),
             "tls_handshake_failures": self.tls_handshake_failures,

@@ -90,9 +90,9 @@ class WebSocketSession(WriteBackpressure):
     ) -> None:
         config = state.config
         self.state = state
-        # --metrics-bind's counters, or None: held here, since a message passes
-        # four counting sites and each would otherwise look it up through state.
-        self._metrics = state.metrics
+        # --metrics-bind's WebSocket counters, or None: held here, since a
+        # message passes two counting sites and a read and a write two more.
+        self._counters = state.metrics.websocket if state.metrics is not None else None
         self.loop = state.loop
         self.transport = transport
         self.target = target
@@ -159,9 +159,9 @@ class WebSocketSession(WriteBackpressure):
     # -- bytes in (asyncio.Protocol's names) ------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        metrics = self._metrics
-        if metrics is not None:
-            metrics.ws_received += len(data)
+        counters = self._counters
+        if counters is not None:
+            counters.bytes_received += len(data)
         if not self.cycle.handshake_done:
             # RFC 6455 section 4.1: a client waits for the 101 before sending
             # frames; hold what came early until the handshake is answered.
@@ -191,11 +191,10 @@ class WebSocketSession(WriteBackpressure):
 
     def _handle(self, events: list[WSEvent]) -> None:
         cycle = self.cycle
-        metrics = self._metrics
+        messages = 0
         for event in events:
             if type(event) is MessageReceived:
-                if metrics is not None:
-                    metrics.ws_messages_received += 1
+                messages += 1
                 if cycle.feed_message(event.data) and not self._read_paused:
                     self._read_paused = True
                     cycle.reading_paused = True
@@ -208,6 +207,9 @@ class WebSocketSession(WriteBackpressure):
                         self._pong_deadline = None
             elif type(event) is WebSocketClosed:
                 cycle.feed_closed(event.code, event.reason)
+        counters = self._counters
+        if counters is not None and messages:
+            counters.messages_received += messages  # Once a read, not once a message.
         self._flush()
 
     def _flush(self) -> None:
@@ -217,9 +219,9 @@ class WebSocketSession(WriteBackpressure):
             return
         if data:
             self.transport.write(data)
-            metrics = self._metrics
-            if metrics is not None:
-                metrics.ws_sent += len(data)
+            counters = self._counters
+            if counters is not None:
+                counters.bytes_sent += len(data)
         if close:
             self.transport.close()
         elif not self.wire.is_open and self._close_timer is None and self.cycle.handshake_done:
@@ -231,9 +233,9 @@ class WebSocketSession(WriteBackpressure):
     def accept(self, subprotocol: str | None, headers: Any) -> None:
         self._send_accept(subprotocol, headers)
         self._schedule_ping()
-        metrics = self._metrics
-        if metrics is not None:
-            metrics.ws_sessions += 1
+        counters = self._counters
+        if counters is not None:
+            counters.sessions += 1
         pending, self._pending = self._pending, b""
         if pending:
             self._handle(self.wire.receive_data(pending))
@@ -246,9 +248,9 @@ class WebSocketSession(WriteBackpressure):
             self.wire.send_text(data)
         else:
             self.wire.send_bytes(data)
-        metrics = self._metrics
-        if metrics is not None:
-            metrics.ws_messages_sent += 1
+        counters = self._counters
+        if counters is not None:
+            counters.messages_sent += 1
         # Frames sent in one turn of the loop leave in one write (an app that
         # answers a burst of messages makes one syscall, not one per frame);
         # past _COALESCE bytes they go at once, so memory stays bounded and
