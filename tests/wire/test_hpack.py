@@ -66,9 +66,9 @@ def test_appendix_c_encodes(group: dict[str, Any]) -> None:
         wire = encoder.encode(_pairs(block["headers"]), group["huffman"], never_index)
         if number == 0 and table_size != hp.DEFAULT_TABLE_SIZE:
             # Section 6.3: the new size, announced at the start of the first block.
-            update = bytearray()
+            update: list[int] = []
             hp._encode_integer(update, 0x20, 5, table_size)
-            assert wire.startswith(update)
+            assert wire.startswith(bytes(update))
             wire = wire[len(update) :]
         assert wire.hex() == block["wire"]
         assert encoder.table() == _pairs(block["table"])
@@ -275,11 +275,11 @@ def test_header_list_limit_agrees_with_hpack(headers: Fields, limit: int) -> Non
 
 
 def _literal(name: bytes, value: bytes, flags: int = 0x40) -> bytes:
-    out = bytearray([flags])
+    out = [flags]
     hp._encode_integer(out, 0x00, 7, len(name))
     out += name
     hp._encode_integer(out, 0x00, 7, len(value))
-    return bytes(out + value)
+    return bytes(out) + value
 
 
 def test_bomb_of_indexed_repeats_stops_at_the_limit() -> None:
@@ -295,9 +295,9 @@ def test_bomb_of_indexed_repeats_stops_at_the_limit() -> None:
 @pytest.mark.parametrize("huffman", [False, True])
 def test_huge_literal_refused_from_its_declared_length(huffman: bool) -> None:
     """A literal declaring a megabyte is refused on its length, not found truncated."""
-    out = bytearray(b"\x00\x05x-big")
+    out = list(b"\x00\x05x-big")
     hp._encode_integer(out, 0x80 if huffman else 0x00, 7, 1 << 20)
-    out += b"only a few bytes follow"
+    out.extend(b"only a few bytes follow")
     with pytest.raises(hp.OversizedHeaderListError):
         hp.Decoder(max_header_list_size=65536).decode(bytes(out))
 
@@ -313,7 +313,7 @@ def test_header_list_limit_counts_32_a_field() -> None:
 
 def test_table_size_update_above_the_limit_refused() -> None:
     decoder = hp.Decoder()
-    update = bytearray()
+    update: list[int] = []
     hp._encode_integer(update, 0x20, 5, 4097)
     with pytest.raises(hp.InvalidTableSizeError):
         decoder.decode(bytes(update))

@@ -271,7 +271,7 @@ def huffman_decode(data: bytes, start: int = 0, end: int = -1) -> bytes:
     if end < 0:
         end = len(data)
     steps = HUFFMAN_STEPS
-    out = bytearray()
+    out: list[int] = []  # (A list: its append is compiled; a bytearray's is a method call.)
     state = 0
     position = start
     while position < end:
@@ -305,12 +305,12 @@ def huffman_encoded_length(data: bytes) -> int:
 
 def huffman_encode(data: bytes) -> bytes:
     """`data` Huffman-coded, padded with the high bits of EOS, all ones (section 5.2)."""
-    out = bytearray()
+    out: list[int] = []
     _huffman_encode_into(out, data)
     return bytes(out)
 
 
-def _huffman_encode_into(out: bytearray, data: bytes) -> None:
+def _huffman_encode_into(out: list[int], data: bytes) -> None:
     codes = HUFFMAN_CODES
     lengths = HUFFMAN_CODE_LENGTHS
     pending = 0  # Bits not yet written, in the low `count` bits (< 8 between symbols).
@@ -327,7 +327,7 @@ def _huffman_encode_into(out: bytearray, data: bytes) -> None:
         out.append(((pending << (8 - count)) | (0xFF >> count)) & 0xFF)
 
 
-def _encode_integer(out: bytearray, flags: int, prefix_bits: int, value: int) -> None:
+def _encode_integer(out: list[int], flags: int, prefix_bits: int, value: int) -> None:
     """An integer with an N-bit prefix (RFC 7541 section 5.1); `flags` fills the first octet's high bits."""
     limit = (1 << prefix_bits) - 1
     if value < limit:
@@ -650,7 +650,7 @@ class Encoder:
         6.2.3), which intermediaries must forward as such; `huffman=False`
         leaves every string uncoded.
         """
-        out = bytearray()
+        out: list[int] = []  # Octets; a list's append is compiled, a bytearray's is not.
         if self._smallest_update >= 0:
             if self._smallest_update < self._max_size:
                 _encode_integer(out, 0x20, 5, self._smallest_update)
@@ -731,7 +731,7 @@ class Encoder:
         self._size = size
 
 
-def _encode_string(out: bytearray, data: bytes, huffman: bool) -> None:
+def _encode_string(out: list[int], data: bytes, huffman: bool) -> None:
     """A string literal (section 5.2), Huffman-coded when asked and no longer.
 
     (At equal lengths Huffman, as the examples of RFC 7541 Appendix C do.)
@@ -743,4 +743,4 @@ def _encode_string(out: bytearray, data: bytes, huffman: bool) -> None:
             _huffman_encode_into(out, data)
             return
     _encode_integer(out, 0x00, 7, len(data))
-    out += data
+    out.extend(data)
