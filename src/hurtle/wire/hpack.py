@@ -32,14 +32,25 @@ Defences, checked while decoding so that a hostile block stops early:
   EOS symbol inside a Huffman string are decoding errors (sections 2.3.3,
   5.1, 5.2).
 
-Errors are `HPACKError` subclasses, named like the `hpack` library's so that
-wire/h2.py can hand h2 the class it expects for each.
+Errors are `HPACKError` subclasses (defined in wire/errors.py), named like
+the `hpack` library's so that wire/h2.py can hand h2 the class it expects
+for each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from typing import Final, cast
+
+# The errors are plain Python (a compiled class cannot subclass a built-in
+# exception); they are this module's API all the same.
+from hurtle.wire.errors import (
+    HPACKDecodingError,
+    HPACKError,
+    InvalidTableIndexError,
+    InvalidTableSizeError,
+    OversizedHeaderListError,
+)
 
 __all__ = [
     "STATIC_TABLE",
@@ -53,26 +64,6 @@ __all__ = [
     "huffman_decode",
     "huffman_encode",
 ]
-
-
-class HPACKError(Exception):
-    """Anything wrong with a header block: the connection's HPACK state is lost."""
-
-
-class HPACKDecodingError(HPACKError):
-    """A block that breaks RFC 7541: a COMPRESSION_ERROR (RFC 9113 section 4.3)."""
-
-
-class InvalidTableIndexError(HPACKDecodingError):
-    """An index of 0, or past the static and dynamic tables (RFC 7541 section 2.3.3)."""
-
-
-class InvalidTableSizeError(HPACKDecodingError):
-    """A dynamic table size update out of place or above the limit (sections 4.2, 6.3)."""
-
-
-class OversizedHeaderListError(HPACKDecodingError):
-    """The decoded header list outgrew max_header_list_size (RFC 9113 section 6.5.2)."""
 
 
 # RFC 7541 section 4.1: an entry's size is its name's and value's lengths plus 32.
