@@ -22,6 +22,7 @@ __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 COMPILABLE = (
     "hurtle.wire.h1",
     "hurtle.wire.headers",
+    "hurtle.wire.hpack",
     "hurtle.net.connection",
     "hurtle.net.write_backpressure",
     "hurtle.asgi.http_core",
