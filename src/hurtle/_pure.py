@@ -22,6 +22,8 @@ __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 COMPILABLE = (
     "hurtle.wire.h1",
     "hurtle.wire.headers",
+    "hurtle.wire.h2_frames",
+    "hurtle.wire.h2_engine",
     "hurtle.net.connection",
     "hurtle.net.write_backpressure",
     "hurtle.asgi.http_core",

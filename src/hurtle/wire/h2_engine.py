@@ -284,6 +284,20 @@ class H2Engine:
                 length = (
                     (buffer[position] << 16) | (buffer[position + 1] << 8) | buffer[position + 2]
                 )
+                kind = buffer[position + 3]
+                stream_id = (
+                    ((buffer[position + 5] & 0x7F) << 24)  # Section 4.1: reserved bit ignored.
+                    | (buffer[position + 6] << 16)
+                    | (buffer[position + 7] << 8)
+                    | buffer[position + 8]
+                )
+                # Sections 6.1-6.10: which frames belong to a stream and which to
+                # the connection; said at the header, as h2 does.
+                if stream_id:
+                    if kind in (SETTINGS, PING, GOAWAY):
+                        raise _ConnectionError(PROTOCOL_ERROR, "a connection frame on a stream")
+                elif kind <= RST_STREAM or kind in (PUSH_PROMISE, CONTINUATION):
+                    raise _ConnectionError(PROTOCOL_ERROR, "a stream frame on stream 0")
                 if length > limit:
                     # RFC 9113 section 4.2; said at the header, before the body is buffered.
                     raise _ConnectionError(FRAME_SIZE_ERROR, "frame larger than MAX_FRAME_SIZE")
@@ -291,14 +305,7 @@ class H2Engine:
                 end = start + length
                 if end > size:
                     break
-                kind = buffer[position + 3]
                 flags = buffer[position + 4]
-                stream_id = (
-                    ((buffer[position + 5] & 0x7F) << 24)  # Section 4.1: reserved bit ignored.
-                    | (buffer[position + 6] << 16)
-                    | (buffer[position + 7] << 8)
-                    | buffer[position + 8]
-                )
                 position = end
                 self._frame(kind, flags, stream_id, buffer, start, end, events)
                 if self.closed:
@@ -740,7 +747,7 @@ class H2Engine:
             raise _Malformed
         if protocol is not None and not protocol.isascii():
             raise _Malformed
-        stream.expected_length = 0 if method == b"HEAD" else content_length
+        stream.expected_length = content_length
         if ended and stream.expected_length > 0:
             raise _Malformed  # Section 8.1.1: the body it announced never comes.
         stream_id = stream.stream_id
