@@ -60,6 +60,7 @@ from __future__ import annotations
 from typing import Any
 
 import hpack
+import pytest
 from h2.frame_buffer import FrameBuffer
 from hyperframe.frame import (
     ContinuationFrame,
@@ -547,3 +548,39 @@ def test_a_bad_preface_ends_both_the_same() -> None:
     pair.feed(b"PRI * HTTP/2.0\r\n")
     pair.feed(b"GET / HTTP/1.1\r\n")
     assert pair.ended
+
+
+@pytest.mark.parametrize("client_settings", [{}, {0x4: 10, 0x1: 0}])
+def test_an_upgraded_connection_starts_alike(client_settings: dict[int, int]) -> None:
+    """h2c (RFC 7540 section 3.2): the HTTP2-Settings of the upgrade request are the
+    client's first SETTINGS, and stream 1 is the upgraded request, half-closed."""
+    import h2.config
+    import h2.connection
+
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    header = client.initiate_upgrade_connection()
+    if client_settings:
+        client.update_settings(client_settings)
+    assert header is not None
+    pair = Pair.__new__(Pair)
+    pair.oracle = H2Wire(H2Settings())
+    pair.engine = H2Engine(H2Settings())
+    pair.outputs = (Output(), Output())
+    pair.responding = set()
+    pair.ended = False
+    pair.oracle.start_upgraded(header)
+    pair.engine.start_upgraded(header)
+    pair.compare_output()
+    assert pair.engine.stream_open(1) and pair.oracle.stream_open(1)
+    pair.feed(client.data_to_send())
+    writer = FrameWriter()
+    pair.feed(
+        writer.headers(
+            3,
+            [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b"/"), (b":authority", b"a")],
+        )
+    )
+    pair.act("send_headers", 1, 200, [(b"x", b"y")], False)
+    pair.act("send_data", 1, b"hello" * 10, True)
+    pair.act("send_headers", 3, 204, [], True)
+    pair.act("close", 0)
