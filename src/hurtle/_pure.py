@@ -22,6 +22,7 @@ __all__ = ["COMPILABLE", "compiled_modules", "install_if_asked"]
 COMPILABLE = (
     "hurtle.wire.h1",
     "hurtle.wire.headers",
+    "hurtle.wire.h2_events",
     "hurtle.wire.h2_frames",
     "hurtle.wire.h2_engine",
     "hurtle.net.connection",
