@@ -17,16 +17,13 @@ Deliberate differences, each for a reason; the comparison allows for them
 2. ConnectionEnded.reason: the same emptiness, other wording.
 3. A header block that does not decode is COMPRESSION_ERROR in the engine
    (RFC 9113 section 4.3 says so); h2 says PROTOCOL_ERROR.
-4. RST_STREAM on a closed stream: the engine ignores it (RFC 9113 sections
-   5.1 and 5.4.2: never a reset in answer to a reset, and a reset may cross a
-   response that ended the stream). h2 answers it, once the stream has been
-   pruned from its table (which happens when the next stream opens), with
-   RST_STREAM if hurtle had reset the stream, or ends the whole connection
-   (STREAM_CLOSED) if the stream had ended normally; before the pruning it
-   ignores it. The generator sends no RST_STREAM on a closed stream.
+4. (none: an RST_STREAM on a closed stream is ignored by both, RFC 9113
+   section 5.1, and is generated freely.)
 5. A CONTINUATION with no header block open is always a connection error
-   PROTOCOL_ERROR in the engine (RFC 9113 section 6.10); h2 answers one on a
-   stream it reset with RST_STREAM. Not generated on closed streams.
+   PROTOCOL_ERROR in the engine (RFC 9113 section 6.10); so it is in h2,
+   but on a closed stream it has pruned from its table, where h2 answers
+   with RST_STREAM (a stream it reset) or STREAM_CLOSED (one that ended).
+   Generated on open and idle streams only.
 6. Frames after a client's GOAWAY in the same read: the engine stops at the
    GOAWAY; h2 goes on, and ends the connection with PROTOCOL_ERROR at the
    next frame. The generator sends GOAWAY last.
@@ -374,11 +371,10 @@ def client_chunk(draw: st.DrawFn, client: Client, pair: Pair, connect: bool) -> 
         increment = draw(st.sampled_from([1, 100, 65535, 2**20, 2**31 - 1]))
         return FrameWriter.window_update(stream_id, increment)
     if choice == "rst":
-        # Difference 4: only on streams still open at the engine.
-        open_now = [s for s in client.opened if s in engine._streams]
-        if not open_now:
+        # Open or closed, as a client racing the server's responses sends them.
+        if not client.opened:
             return FrameWriter.ping(b"rst-none")
-        stream_id = draw(st.sampled_from(open_now))
+        stream_id = draw(st.sampled_from(client.opened))
         client.sending.discard(stream_id)
         return FrameWriter.rst(stream_id, draw(st.sampled_from([0x0, 0x8, 0x2])))
     if choice == "ping":
@@ -403,7 +399,16 @@ def client_chunk(draw: st.DrawFn, client: Client, pair: Pair, connect: bool) -> 
     if choice == "unknown":
         return FrameWriter.unknown(draw(st.sampled_from([0, 1, 7])))
     if choice == "bad-id":
-        kind = draw(st.sampled_from(["even", "lower", "data-idle", "data-zero", "window-idle"]))
+        kind = draw(
+            st.sampled_from(
+                ["even", "lower", "data-idle", "data-zero", "window-idle", "continuation"]
+            )
+        )
+        if kind == "continuation":
+            # Difference 5: on a stream that is open, or idle.
+            open_now = [s for s in client.opened if s in engine._streams]
+            stream_id = open_now[-1] if open_now else client.next_id
+            return FrameWriter.continuation(stream_id, b"", end_headers=True)
         if kind == "even":
             return writer.headers(client.next_id + 1, [(b":method", b"GET")])
         if kind == "lower" and client.opened:
