@@ -115,7 +115,9 @@ _CONNECTION_SPECIFIC: Final = frozenset(
 # but for a pseudo-header's first byte. Deleting every allowed byte leaves
 # nothing of a valid name: one C-level pass, no Python loop over bytes.
 _NAME_BYTES: Final = bytes(c for c in range(0x21, 0x7F) if not 0x41 <= c <= 0x5A and c != 0x3A)
-# Names already checked (they repeat: HPACK indexes them); bounded.
+# Names already checked (they repeat: HPACK indexes them), shared by all
+# connections: bounded in number and in length, so that clients cannot make
+# it hold more than 2048 x 64 bytes.
 _VALID_NAMES: set[bytes] = set()
 _VALID_NAMES_KEPT: Final = 2048
 _STATUS_BYTES: Final = {code: b"%d" % code for code in range(100, 600)}
@@ -696,7 +698,7 @@ class H2Engine:
                     raise _Malformed  # Section 8.2.1 (upper case, controls, ':').
                 if name in _CONNECTION_SPECIFIC:
                     raise _Malformed  # Section 8.2.2.
-                if len(valid_names) < _VALID_NAMES_KEPT and name != b"te":
+                if len(valid_names) < _VALID_NAMES_KEPT and len(name) <= 64 and name != b"te":
                     valid_names.add(name)
             if value and not _valid_value(value):
                 raise _Malformed
