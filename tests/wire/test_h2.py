@@ -1,8 +1,12 @@
-"""H2Wire, bytes in and events out (RFC 9113): real client bytes, from h2 in client mode
-or, for what h2 refuses to send, from hyperframe and hpack (tests/h2_frames.py)."""
+"""H2Wire and H2Engine, bytes in and events out (RFC 9113): real client bytes, from h2 in
+client mode or, for what h2 refuses to send, from hyperframe and hpack (tests/h2_frames.py).
+
+Every test runs against both engines: H2Wire (on the h2 library) and hurtle's own
+H2Engine (wire/h2_engine.py), which must keep every defence H2Wire has."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import h2.config
@@ -45,13 +49,22 @@ from hurtle.wire.h2 import (
     StreamReset,
     WindowOpened,
 )
+from hurtle.wire.h2_engine import H2Engine
+
+Wire: type[H2Wire] | type[H2Engine] = H2Wire
+
+
+@pytest.fixture(autouse=True, params=[H2Wire, H2Engine], ids=["h2", "engine"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test once with H2Wire and once with H2Engine (as `Wire`)."""
+    monkeypatch.setattr(sys.modules[__name__], "Wire", request.param)
 
 
 class Peer:
     """An H2Wire and a raw client talking to it; `frames` is what the server sent."""
 
     def __init__(self, settings: H2Settings | None = None, client: dict[int, int] | None = None):
-        self.wire = H2Wire(settings or H2Settings())
+        self.wire = Wire(settings or H2Settings())
         self.writer = FrameWriter()
         self.reader = FrameReader()
         self.frames: list[Frame] = []
@@ -437,7 +450,7 @@ def test_the_upgraded_request_is_stream_1() -> None:
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     settings_header = client.initiate_upgrade_connection()
     assert settings_header is not None
-    wire = H2Wire(H2Settings())
+    wire = Wire(H2Settings())
     wire.start_upgraded(settings_header)
     client.receive_data(wire.outgoing())
     wire.feed(client.data_to_send())
@@ -471,7 +484,7 @@ EXTENDED_CONNECT = [
 
 def connect_peer(enabled: bool, settings: H2Settings | None = None) -> Peer:
     peer = Peer.__new__(Peer)
-    peer.wire = H2Wire(settings or H2Settings(), enable_connect_protocol=enabled)
+    peer.wire = Wire(settings or H2Settings(), enable_connect_protocol=enabled)
     peer.writer = FrameWriter()
     peer.reader = FrameReader()
     peer.frames = []

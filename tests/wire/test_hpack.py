@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hurtle.wire import hpack as hp
-from hurtle.wire.h2 import _HpackDecoder, _HpackEncoder
 
 VECTORS = Path(__file__).parent / "vectors"
 
@@ -477,49 +476,36 @@ def test_the_encoder_table_is_capped() -> None:
     assert small.encode([(b":method", b"GET")]) == b"\x3f\xe1\x01\x82"
 
 
-# -- the adapters h2 uses (wire/h2.py) ----------------------------------------------------
+# -- the errors the engine tells apart (wire/h2_engine.py) --------------------------------
 
 
 @pytest.mark.parametrize(
     ("block", "error"),
     [
-        (b"\x80", hpack.exceptions.InvalidTableIndexError),
-        (b"\x82\x20", hpack.exceptions.InvalidTableSizeError),
-        (b"\x3f\xe2\x1f", hpack.exceptions.InvalidTableSizeError),
-        (b"\x00\x01a\x81\xff", hpack.exceptions.HPACKDecodingError),
-        (b"\x40\x05ab", hpack.exceptions.HPACKDecodingError),
-        (
-            _literal(b"x-big", b"a" * 4000) + b"\xbe" * 100,
-            hpack.exceptions.OversizedHeaderListError,
-        ),
+        (b"\x80", hp.InvalidTableIndexError),
+        (b"\x82\x20", hp.InvalidTableSizeError),
+        (b"\x3f\xe2\x1f", hp.InvalidTableSizeError),
+        (b"\x00\x01a\x81\xff", hp.HPACKDecodingError),
+        (b"\x40\x05ab", hp.HPACKDecodingError),
+        (_literal(b"x-big", b"a" * 4000) + b"\xbe" * 100, hp.OversizedHeaderListError),
     ],
 )
-def test_the_adapter_raises_what_h2_expects(block: bytes, error: type[Exception]) -> None:
-    """h2 maps OversizedHeaderListError to ENHANCE_YOUR_CALM and other HPACKErrors
-    to PROTOCOL_ERROR: the adapter raises the hpack library's classes."""
-    decoder = _HpackDecoder()
-    decoder.max_header_list_size = 65536
+def test_each_bad_block_raises_its_error(block: bytes, error: type[Exception]) -> None:
+    """The engine answers OversizedHeaderListError with ENHANCE_YOUR_CALM (an HPACK
+    bomb, RFC 9113 section 10.5.1) and any other HPACKError with COMPRESSION_ERROR."""
+    decoder = hp.Decoder(65536)
     with pytest.raises(error) as caught:
-        decoder.decode(block, raw=True)
+        decoder.decode(block)
     assert type(caught.value) is error
 
 
-def test_the_adapters_keep_h2_s_interface() -> None:
-    decoder = _HpackDecoder()
-    decoder.max_allowed_table_size = 100
-    assert decoder.max_allowed_table_size == 100
-    decoder.header_table_size = 100
-    assert decoder.header_table_size == 100
-    encoder = _HpackEncoder()
-    encoder.header_table_size = 100
-    assert encoder.header_table_size == 100
-    headers = [
-        hpack.HeaderTuple(b":status", b"200"),
-        hpack.NeverIndexedHeaderTuple(b"x-secret", b"s3cr3t"),
-        (b"x-plain", b"p"),
-    ]
-    block = encoder.encode(headers)
-    assert decoder.decode(block, raw=True) == [tuple(field) for field in headers]
-    assert encoder._encoder.table() == [(b"x-plain", b"p")]
-    text: list[Any] = decoder.decode(encoder.encode([(b"a", b"b")]), raw=False)
-    assert text == [("a", "b")]
+def test_a_never_indexed_name_stays_out_of_the_table() -> None:
+    """RFC 7541 section 6.2.3: a name marked never-indexed is sent as such and not stored."""
+    encoder = hp.Encoder()
+    decoder = hp.Decoder()
+    headers = [(b":status", b"200"), (b"x-secret", b"s3cr3t"), (b"x-plain", b"p")]
+    block = encoder.encode(headers, never_index={b"x-secret"})
+    assert decoder.decode(block) == headers
+    assert encoder.table() == [(b"x-plain", b"p")]
+    library = hpack.Decoder()
+    assert library.decode(block, raw=True) == headers

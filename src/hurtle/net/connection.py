@@ -303,7 +303,7 @@ class H1Connection(WriteBackpressure):
     def _sniff_h2(self, data: bytes) -> bool:
         """Whether the connection starts with the HTTP/2 preface (prior knowledge, RFC 9113
         section 3.3); True when `data` was taken: handed to HTTP/2, or kept to see more."""
-        from hurtle.wire.h2 import PREFACE
+        from hurtle.wire.h2_frames import CONNECTION_PREFACE as PREFACE
 
         if data[:24] == PREFACE:
             self._first_bytes = None

@@ -5,7 +5,9 @@ Theory of operation
 An `H2Connection` takes a transport over from the HTTP/1.1 connection that
 found HTTP/2 on it (ALPN h2, the prior-knowledge preface, or an accepted
 `Upgrade: h2c`; net/connection.py). `data_received` feeds `H2Wire`
-(wire/h2.py) and dispatches its events: a request opens an `H2Stream`, the
+(hurtle's own engine, wire/h2_engine.py's H2Engine; wire/h2.py's H2Wire on
+the h2 library has the same interface and is the import to switch back to)
+and dispatches its events: a request opens an `H2Stream`, the
 `ResponseStream` of that stream's `HTTPCycle` (asgi/http.py), the same cycle
 HTTP/1.1 runs; body and end go to the cycle; a reset tells its app that the
 client went away.
@@ -45,11 +47,11 @@ from hurtle.logs import describe_client, error_log, log_safe
 from hurtle.net.connection_info import ConnectionInfo
 from hurtle.net.state import ServerState
 from hurtle.net.write_backpressure import WriteBackpressure
-from hurtle.wire.h2 import (
+from hurtle.wire.h2_engine import H2Engine as H2Wire
+from hurtle.wire.h2_events import (
     BodyReceived,
     ConnectionEnded,
     H2Event,
-    H2Wire,
     RequestEnded,
     RequestReceived,
     RequestRejected,

@@ -18,7 +18,7 @@ from hurtle.config import Config
 from hurtle.logs import access_log
 from hurtle.net.metrics import ServerMetrics
 from hurtle.wire.h1 import H1Limits
-from hurtle.wire.h2 import H2Settings
+from hurtle.wire.h2_events import H2Settings
 
 
 class Connection(Protocol):

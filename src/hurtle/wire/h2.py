@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 `H2Wire` wraps h2's server-side `H2Connection`: `feed(bytes)` returns
 hurtle's own events (past tense, like wire/h1.py's), and `outgoing()` the
-bytes to write. h2 does the framing, the stream states, flow-control
+bytes to write. h2 does the framing, HPACK, the stream states, flow-control
 bookkeeping and the validation of every header block (pseudo-headers,
 upper-case names, connection-specific fields, CR/LF/NUL; RFC 9113 section
 8.2); this module adds what makes a request an ASGI request and what
@@ -31,11 +31,7 @@ defends a server:
   make no progress (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA,
   unknown frames): a flood of them is answered the same way. CONTINUATION
   floods are bounded by h2 (64 frames a header block) and the decoded header
-  list by MAX_HEADER_LIST_SIZE, which the HPACK decoder enforces as it decodes.
-
-HPACK is hurtle's own (wire/hpack.py, compiled): `_ServerConnection` puts
-its encoder and decoder, behind adapters with h2's interface, in place of
-the `hpack` library's.
+  list by MAX_HEADER_LIST_SIZE, which h2's HPACK decoder enforces.
 
 The GOAWAYs of a graceful shutdown are written here, not through
 `H2Connection.close_connection`, which puts h2's state machine in CLOSED,
@@ -53,10 +49,8 @@ import h2.events
 import h2.exceptions
 import h2.settings
 import h2.stream
-import hpack.exceptions
 from hyperframe.frame import DataFrame, Frame, GoAwayFrame, HeadersFrame, RstStreamFrame
 
-from hurtle.wire import hpack as hurtle_hpack
 from hurtle.wire.h2_events import (
     BodyReceived,
     ConnectionEnded,
@@ -95,100 +89,6 @@ RESET_BUDGET = 200
 IDLE_FRAME_BUDGET = 10_000
 
 
-# What h2 expects of its HPACK decoder's errors: it maps OversizedHeaderListError
-# to a DenialOfServiceError (GOAWAY ENHANCE_YOUR_CALM) and any other
-# HPACKError to a ProtocolError. Each of hurtle's errors becomes the `hpack`
-# library's class of the same name, so h2 answers as it always did.
-_HPACK_ERRORS: dict[type[hurtle_hpack.HPACKError], type[hpack.exceptions.HPACKError]] = {
-    hurtle_hpack.OversizedHeaderListError: hpack.exceptions.OversizedHeaderListError,
-    hurtle_hpack.InvalidTableSizeError: hpack.exceptions.InvalidTableSizeError,
-    hurtle_hpack.InvalidTableIndexError: hpack.exceptions.InvalidTableIndexError,
-    hurtle_hpack.HPACKDecodingError: hpack.exceptions.HPACKDecodingError,
-    hurtle_hpack.HPACKError: hpack.exceptions.HPACKError,
-}
-
-
-class _HpackDecoder:
-    """hurtle's compiled HPACK decoder (wire/hpack.py) where h2 expects `hpack.Decoder`.
-
-    h2 calls `decode(block, raw=True)` and sets `max_header_list_size` and
-    `max_allowed_table_size` from the SETTINGS acknowledged; the fields
-    come back as (name, value) bytes pairs.
-    """
-
-    __slots__ = ("_decoder",)
-
-    def __init__(self) -> None:
-        self._decoder = hurtle_hpack.Decoder()
-
-    def decode(self, data: bytes, raw: bool = False) -> list[tuple[bytes, bytes]]:
-        try:
-            fields = self._decoder.decode(data)
-        except hurtle_hpack.HPACKError as exc:
-            raise _HPACK_ERRORS[type(exc)](str(exc)) from exc
-        if not raw:
-            # hpack's default, text: h2 always asks for raw bytes.
-            return [(name.decode(), value.decode()) for name, value in fields]  # type: ignore[misc]
-        return fields
-
-    @property
-    def max_header_list_size(self) -> int:
-        return self._decoder.max_header_list_size
-
-    @max_header_list_size.setter
-    def max_header_list_size(self, value: int) -> None:
-        self._decoder.max_header_list_size = value
-
-    @property
-    def max_allowed_table_size(self) -> int:
-        return self._decoder.max_allowed_table_size
-
-    @max_allowed_table_size.setter
-    def max_allowed_table_size(self, value: int) -> None:
-        self._decoder.max_allowed_table_size = value
-
-    @property
-    def header_table_size(self) -> int:
-        return self._decoder.header_table_size
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._decoder.header_table_size = value
-
-
-class _HpackEncoder:
-    """hurtle's compiled HPACK encoder where h2 expects `hpack.Encoder`.
-
-    h2 sets `header_table_size` from the client's SETTINGS_HEADER_TABLE_SIZE
-    and calls `encode(headers)`. A field h2 or an app marked never-indexed
-    (hpack's NeverIndexedHeaderTuple, `indexable` false) keeps that: its name
-    is sent never-indexed in this block (RFC 7541 section 6.2.3).
-    """
-
-    __slots__ = ("_encoder",)
-
-    def __init__(self) -> None:
-        self._encoder = hurtle_hpack.Encoder()
-
-    def encode(self, headers: Iterable[tuple[bytes, bytes]], huffman: bool = True) -> bytes:
-        fields = list(headers)
-        never_index: set[bytes] | None = None
-        for field in fields:
-            if type(field) is not tuple and not getattr(field, "indexable", True):
-                if never_index is None:
-                    never_index = set()
-                never_index.add(field[0])
-        return self._encoder.encode(fields, huffman, never_index)
-
-    @property
-    def header_table_size(self) -> int:
-        return self._encoder.header_table_size
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._encoder.header_table_size = value
-
-
 class _ServerConnection(h2.connection.H2Connection):
     """h2's connection, with a malformed request a stream error, not a connection error.
 
@@ -207,14 +107,6 @@ class _ServerConnection(h2.connection.H2Connection):
     """
 
     eventless_frames = 0
-
-    def __init__(self, config: h2.config.H2Configuration) -> None:
-        super().__init__(config)
-        # HPACK (RFC 7541) by hurtle's compiled codec, not the pure-Python
-        # `hpack` library's: decoding was among h2's main costs a request.
-        self.encoder = _HpackEncoder()  # type: ignore[assignment]
-        self.decoder = _HpackDecoder()  # type: ignore[assignment]
-        self.decoder.max_header_list_size = self.DEFAULT_MAX_HEADER_LIST_SIZE
 
     def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
         events = super()._receive_frame(frame)
