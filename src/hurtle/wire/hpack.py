@@ -40,7 +40,7 @@ for each.
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
-from typing import Final, cast
+from typing import Any, Final, cast
 
 # The errors are plain Python (a compiled class cannot subclass a built-in
 # exception); they are this module's API all the same.
@@ -514,16 +514,25 @@ class Decoder:
             size -= sizes[first]
             entries[first] = None
             first += 1
-        if first >= 64 and 2 * first >= len(entries):
-            del entries[:first]
-            del sizes[:first]
-            first = 0
-        elif first == len(entries):
-            entries.clear()
-            sizes.clear()
-            first = 0
-        self._first = first
+        self._first = _drop_evicted(entries, sizes, first)
         self._size = size
+
+
+def _drop_evicted(entries: list[Any], sizes: list[int], first: int) -> int:
+    """Forget a table's evicted entries, the `first` at the front of its lists, in bulk.
+
+    Eviction only moves `first` on (no list shift per entry); the lists are cut
+    once the evicted half is worth a copy. Returns where the oldest live entry now is.
+    """
+    if first >= 64 and 2 * first >= len(entries):
+        del entries[:first]
+        del sizes[:first]
+        return 0
+    if first == len(entries):
+        entries.clear()
+        sizes.clear()
+        return 0
+    return first
 
 
 def _read_string(data: bytes, position: int, end: int, budget: int) -> tuple[bytes, int]:
@@ -710,15 +719,7 @@ class Encoder:
                 del self._name_seq[field[0]]
             first += 1
             oldest += 1
-        if first >= 64 and 2 * first >= len(entries):
-            del entries[:first]
-            del sizes[:first]
-            first = 0
-        elif first == len(entries):
-            entries.clear()
-            sizes.clear()
-            first = 0
-        self._first = first
+        self._first = _drop_evicted(entries, sizes, first)
         self._size = size
 
 
