@@ -111,15 +111,22 @@ class NullTransport(asyncio.Transport):
 
 
 def h2_frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream_id.to_bytes(4, "big") + payload
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes([kind, flags])
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
 
 
 # GET /plaintext in HPACK: indexed :method GET (2) and :scheme http (6), then
 # literals without indexing whose names are indexed (:path 4, :authority 1,
 # user-agent 58, accept 19), so that every block decodes alone, in any order.
 def _literal(index: int, value: bytes) -> bytes:
-    return bytes([index]) + bytes([len(value)]) + value if index < 15 else (
-        bytes([0x0F, index - 15, len(value)]) + value
+    return (
+        bytes([index]) + bytes([len(value)]) + value
+        if index < 15
+        else (bytes([0x0F, index - 15, len(value)]) + value)
     )
 
 
@@ -137,9 +144,7 @@ H2_SETTINGS_ACK = h2_frame(0x4, 0x1, 0, b"")
 def h2_batch(first_stream: int) -> bytes:
     """One read of H2_STREAMS requests from stream `first_stream` on, and the
     connection window the last batch's responses used."""
-    frames = [
-        h2_frame(0x1, 0x5, first_stream + 2 * i, H2_REQUEST_BLOCK) for i in range(H2_STREAMS)
-    ]
+    frames = [h2_frame(0x1, 0x5, first_stream + 2 * i, H2_REQUEST_BLOCK) for i in range(H2_STREAMS)]
     window = (H2_STREAMS * H2_BODY).to_bytes(4, "big")
     return h2_frame(0x8, 0, 0, window) + b"".join(frames)
 
