@@ -6,8 +6,8 @@ response framing), net/connection.py and net/write_backpressure.py (the HTTP/1.1
 connection: dispatch, writes, timers), net/state.py (what the connections of
 a server share), asgi/http_core.py with asgi/wake.py (the request cycle
 but its coroutines); for HTTP/2, wire/h2_engine.py with wire/h2_frames.py and
-wire/h2_events.py (hurtle's own engine and its events) and wire/hpack.py (its
-header compression). docs/performance.md has the figures. They are optional:
+wire/h2_events.py (hurtle's own engine and its events), wire/hpack.py (its
+header compression) and net/h2.py (the HTTP/2 connection and its streams). docs/performance.md has the figures. They are optional:
 without a C compiler, with HURTLE_COMPILE=0, or if the build fails for any
 reason, hurtle installs as pure Python, which passes the same tests. At run
 time, HURTLE_PURE_PYTHON=1 uses the Python sources even where the compiled

@@ -13,6 +13,14 @@ measured separately and subtracted.
     python benchmarks/per_request.py                         # µs per request, medians
     python benchmarks/per_request.py --hurtle-src /tmp/old/src   # another checkout
     python benchmarks/per_request.py --profile plaintext     # where those µs go, by layer
+    python benchmarks/per_request.py --workloads h2c --connections 10   # HTTP/2, as h2load -c10 -m10
+
+The h2c workload drives HTTP/2 (net/h2.py's H2Connection) the same way: each
+connection gets the client preface and SETTINGS once (its H1Connection hands
+the transport over, as with a real h2c client with prior knowledge), then per
+turn one read of H2_STREAMS HEADERS frames (GET /plaintext, END_STREAM), each
+on a new stream, with the WINDOW_UPDATE that gives back the connection window
+the previous batch's responses used.
 
 Run it pinned (`taskset -c 0`) and with the Python the comparison is about.
 """
@@ -36,7 +44,7 @@ REQUEST = b"GET /%s HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: wrk\r\nAccep
 PIPELINE_DEPTH = 16
 UPLOAD_SIZE = 64 * 1024
 READ_SIZE = 65536  # What one read from the socket hands data_received, at most.
-WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream", "websocket")
+WORKLOADS = ("plaintext", "json", "pipelined", "upload", "stream", "websocket", "h2c")
 # The websocket workload: echoes of 32-byte text messages, WS_BATCH frames a read,
 # as the load client of benchmarks/ws_echo.py keeps them in flight.
 WS_BATCH = 32
@@ -47,7 +55,11 @@ WS_HANDSHAKE = (
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 )
-REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH, "websocket": WS_BATCH}
+# The h2c workload: streams opened a read, as `h2load -m 10` keeps them in flight.
+H2_STREAMS = 10
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_BODY = 13  # The bytes of /plaintext's body: connection window a response uses.
+REQUESTS_PER_READ = {"pipelined": PIPELINE_DEPTH, "websocket": WS_BATCH, "h2c": H2_STREAMS}
 # Options of the measured server beyond the defaults (--metrics sets metrics_bind).
 CONFIG_OPTIONS: dict[str, Any] = {}
 
@@ -98,6 +110,45 @@ class NullTransport(asyncio.Transport):
         pass
 
 
+def h2_frame(kind: int, flags: int, stream_id: int, payload: bytes) -> bytes:
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes([kind, flags])
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
+
+
+# GET /plaintext in HPACK: indexed :method GET (2) and :scheme http (6), then
+# literals without indexing whose names are indexed (:path 4, :authority 1,
+# user-agent 58, accept 19), so that every block decodes alone, in any order.
+def _literal(index: int, value: bytes) -> bytes:
+    return (
+        bytes([index]) + bytes([len(value)]) + value
+        if index < 15
+        else (bytes([0x0F, index - 15, len(value)]) + value)
+    )
+
+
+H2_REQUEST_BLOCK = (
+    b"\x82\x86"
+    + _literal(4, b"/plaintext")
+    + _literal(1, b"127.0.0.1:8000")
+    + _literal(58, b"h2load")
+    + _literal(19, b"*/*")
+)
+H2_OPENING = H2_PREFACE + h2_frame(0x4, 0, 0, b"")  # Preface, empty SETTINGS.
+H2_SETTINGS_ACK = h2_frame(0x4, 0x1, 0, b"")
+
+
+def h2_batch(first_stream: int) -> bytes:
+    """One read of H2_STREAMS requests from stream `first_stream` on, and the
+    connection window the last batch's responses used."""
+    frames = [h2_frame(0x1, 0x5, first_stream + 2 * i, H2_REQUEST_BLOCK) for i in range(H2_STREAMS)]
+    window = (H2_STREAMS * H2_BODY).to_bytes(4, "big")
+    return h2_frame(0x8, 0, 0, window) + b"".join(frames)
+
+
 def reads_for(workload: str) -> list[bytes]:
     """What data_received gets, read by read, for one request (or one pipelined batch)."""
     if workload == "plaintext":
@@ -115,6 +166,8 @@ def reads_for(workload: str) -> list[bytes]:
         return [data[i : i + READ_SIZE] for i in range(0, len(data), READ_SIZE)]
     if workload == "stream":
         return [REQUEST % b"stream"]
+    if workload == "h2c":
+        return [h2_batch(1)]  # Driver.run makes each turn's (stream ids move on).
     if workload == "websocket":
         masked = bytes(byte ^ WS_MASK[i % 4] for i, byte in enumerate(WS_PAYLOAD))
         return [(bytes([0x81, 0x80 | len(WS_PAYLOAD)]) + WS_MASK + masked) * WS_BATCH]
@@ -133,6 +186,7 @@ class Driver:
         from hurtle.net.state import ServerState
 
         self.loop = asyncio.get_running_loop()
+        self.next_stream = 1  # The h2c workload: the first stream of the next batch.
         config = Config(
             app="raw:app", access_log=False, limit_requests_per_connection=None, **CONFIG_OPTIONS
         )
@@ -155,6 +209,25 @@ class Driver:
             raise SystemExit("the WebSocket handshakes were not answered")
         self.connections = [transport.protocol for transport in self.transports]
 
+    async def open_h2(self) -> None:
+        """Each connection's preface and SETTINGS; from here it speaks HTTP/2."""
+        for connection in self.connections:
+            connection.data_received(H2_OPENING)
+        await asyncio.sleep(0)
+        if not all(transport.written for transport in self.transports):
+            raise SystemExit("the HTTP/2 prefaces were not answered")
+        self.connections = [transport.protocol for transport in self.transports]
+        for connection in self.connections:
+            connection.data_received(H2_SETTINGS_ACK)
+        await asyncio.sleep(0)
+        self.next_stream = 1
+
+    async def open(self, workload: str) -> None:
+        if workload == "websocket":
+            await self.open_websockets()
+        elif workload == "h2c":
+            await self.open_h2()
+
     async def run(self, workload: str, rounds: int) -> float:
         """Seconds for `rounds` x len(connections) units of the workload."""
         reads = reads_for(workload)
@@ -163,8 +236,18 @@ class Driver:
         pause = asyncio.sleep
         transports = self.transports
         echoes = WS_BATCH * WS_SERVER_FRAME
+        written = sum(transport.written for transport in transports)
         started = time.perf_counter()
         for _ in range(rounds):
+            if workload == "h2c":
+                data = h2_batch(self.next_stream)
+                self.next_stream += 2 * H2_STREAMS
+                for feed in feeds:
+                    feed(data)
+                await pause(0)
+                while state.active_requests:
+                    await pause(0)
+                continue
             if workload == "websocket":
                 # The session stays open: done when every echo of the batch is written.
                 targets = [transport.written + echoes for transport in transports]
@@ -184,6 +267,11 @@ class Driver:
         elapsed = time.perf_counter() - started
         if any(transport.closed for transport in self.transports):
             raise SystemExit("a connection closed: the workload went wrong")
+        if workload == "h2c":
+            # At least a HEADERS and a DATA frame (9 bytes each) and the body per request.
+            least = rounds * len(transports) * H2_STREAMS * (18 + H2_BODY)
+            if sum(transport.written for transport in transports) - written < least:
+                raise SystemExit("the HTTP/2 requests were not all answered")
         return elapsed
 
     def close(self) -> None:
@@ -287,8 +375,7 @@ async def empty_turns(turns: int) -> float:
 async def measure_once(workload: str, requests: int, connections: int) -> float:
     """µs per request, the empty loop turns taken out."""
     driver = Driver(connections, workload)
-    if workload == "websocket":
-        await driver.open_websockets()
+    await driver.open(workload)
     per_round = connections * REQUESTS_PER_READ.get(workload, 1)
     rounds = max(1, requests // per_round)
     await driver.run(workload, max(1, rounds // 10))  # Warm-up.
@@ -334,8 +421,7 @@ def profile(loop_name: str, workload: str, requests: int, connections: int, top:
 
     async def profiled() -> pstats.Stats:
         driver = Driver(connections, workload)
-        if workload == "websocket":
-            await driver.open_websockets()
+        await driver.open(workload)
         per_round = connections * REQUESTS_PER_READ.get(workload, 1)
         rounds = max(1, requests // per_round)
         await driver.run(workload, max(1, rounds // 10))

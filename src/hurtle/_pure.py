@@ -27,6 +27,7 @@ COMPILABLE = (
     "hurtle.wire.h2_frames",
     "hurtle.wire.h2_engine",
     "hurtle.net.connection",
+    "hurtle.net.h2",
     "hurtle.net.write_backpressure",
     "hurtle.asgi.http_core",
     "hurtle.asgi.wake",
