@@ -484,6 +484,11 @@ def main() -> None:
         action="store_true",
         help="with Prometheus metrics on (--metrics-bind; nothing listens, the counting is measured)",
     )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip the FloorProtocol row (for instruction counts of the workloads alone)",
+    )
     args = parser.parse_args()
     if args.metrics:
         CONFIG_OPTIONS["metrics_bind"] = "127.0.0.1:9100"
@@ -507,6 +512,8 @@ def main() -> None:
         requests = args.requests // 20 if workload in ("stream", "upload") else args.requests
         figure = measure(args.loop, workload, requests, args.connections, args.rounds)
         print(f"| {workload} | {figure:.2f} |")
+    if args.no_floor:
+        return
     floors = []
     for _ in range(args.rounds):
         loop = new_loop(args.loop)
