@@ -473,7 +473,8 @@ def build_environ(scope: Scope, body: InputStream, multiprocess: bool) -> dict[s
     else:
         # PATH_INFO is percent-decoded, its bytes read as latin-1 (PEP 3333
         # "native strings"); the framework decodes UTF-8 itself.
-        path = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
+        # 0x25 is "%" (an int needle: see asgi/scope.py's split_target).
+        path = unquote_to_bytes(raw_path) if 0x25 in raw_path else raw_path
     if script_name and path.startswith(script_name):
         path = path[len(script_name) :]
     scheme: str = scope.get("scheme", "http")
@@ -505,7 +506,7 @@ def build_environ(scope: Scope, body: InputStream, multiprocess: bool) -> dict[s
     for name, value in scope["headers"]:
         key = _CGI_NAMES.get(name)
         if key is None:
-            if b"_" in name:
+            if 0x5F in name:  # "_", as an int needle (see asgi/scope.py's split_target).
                 # "X-User_Id" and "X-User-Id" would both be HTTP_X_USER_ID: a
                 # client could pass off its header as one a proxy set. Dropped,
                 # as nginx, Apache and gunicorn do.

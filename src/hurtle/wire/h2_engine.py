@@ -118,8 +118,16 @@ _NAME_BYTES: Final = bytes(c for c in range(0x21, 0x7F) if not 0x41 <= c <= 0x5A
 # Names already checked (they repeat: HPACK indexes them), shared by all
 # connections: bounded in number and in length, so that clients cannot make
 # it hold more than 2048 x 64 bytes.
-_VALID_NAMES: set[bytes] = set()
+_VALID_NAMES: Final[set[bytes]] = set()
 _VALID_NAMES_KEPT: Final = 2048
+# Values already checked, for the same reason: a client's :authority, :path,
+# user-agent and accept come back request after request as the same objects
+# from its HPACK table, whose hash is kept, so a set lookup (~50 instructions)
+# replaces a translate() (~900). Emptied when full rather than frozen, so that
+# it follows the values that repeat now: at most 4096 x 128 bytes.
+_VALID_VALUES: Final[set[bytes]] = set()
+_VALID_VALUES_KEPT: Final = 4096
+_VALID_VALUE_LONGEST_KEPT: Final = 128
 _STATUS_BYTES: Final = {code: b"%d" % code for code in range(100, 600)}
 
 
@@ -1153,7 +1161,7 @@ def _u32(buffer: bytes, start: int) -> int:
 
 def _valid_value(value: bytes) -> bool:
     """RFC 9113 section 8.2.1: no NUL, CR or LF; no whitespace at either end."""
-    if not value:
+    if not value or value in _VALID_VALUES:
         return True
     # One translate(), not `in` three times: CPython's `bytes in bytes` first
     # tries the needle as an integer and formats a TypeError it throws away,
@@ -1162,7 +1170,13 @@ def _valid_value(value: bytes) -> bool:
         return False
     first = value[0]
     last = value[-1]
-    return first != 0x20 and first != 0x09 and last != 0x20 and last != 0x09
+    if first == 0x20 or first == 0x09 or last == 0x20 or last == 0x09:
+        return False
+    if len(value) <= _VALID_VALUE_LONGEST_KEPT:
+        if len(_VALID_VALUES) >= _VALID_VALUES_KEPT:
+            _VALID_VALUES.clear()
+        _VALID_VALUES.add(value)
+    return True
 
 
 def _valid_field(name: bytes, value: bytes) -> bool:

@@ -7,6 +7,7 @@ the serializers of the frames hurtle sends. Compiled with mypyc.
 
 from __future__ import annotations
 
+import struct
 from typing import Final
 
 __all__ = [
@@ -69,21 +70,15 @@ MIN_MAX_FRAME_SIZE: Final = 16384  # RFC 9113 section 6.5.2.
 MAX_MAX_FRAME_SIZE: Final = 2**24 - 1
 
 
+# The 9-byte frame header (RFC 9113 section 4.1) as three big-endian fields:
+# the 24-bit length and the type in one 32-bit word, the flags, then the
+# stream id. One pack() is a third of the cost of bytes() over nine ints.
+_FRAME_HEAD: Final = struct.Struct(">IBI")
+
+
 def frame_head(length: int, kind: int, flags: int, stream_id: int) -> bytes:
     """The 9-byte frame header (RFC 9113 section 4.1); the reserved bit is 0."""
-    return bytes(
-        (
-            (length >> 16) & 0xFF,
-            (length >> 8) & 0xFF,
-            length & 0xFF,
-            kind,
-            flags,
-            (stream_id >> 24) & 0x7F,
-            (stream_id >> 16) & 0xFF,
-            (stream_id >> 8) & 0xFF,
-            stream_id & 0xFF,
-        )
-    )
+    return _FRAME_HEAD.pack((length << 8) | kind, flags, stream_id & 0x7FFFFFFF)
 
 
 def _u32(value: int) -> bytes:

@@ -562,18 +562,20 @@ def _read_string(data: bytes, position: int, end: int, budget: int) -> tuple[byt
     return data[position:stop], stop
 
 
-# For the encoder: the first static index of each field and of each name.
-def _first_indexes() -> tuple[dict[tuple[bytes, bytes], int], dict[bytes, int]]:
-    fields: dict[tuple[bytes, bytes], int] = {}
+# For the encoder: the first static index of each field, by name then value,
+# and of each name. Keyed by the two bytes objects, not by a (name, value)
+# tuple: their hashes are kept, where a tuple is built and hashed each time.
+def _first_indexes() -> tuple[dict[bytes, dict[bytes, int]], dict[bytes, int]]:
+    fields: dict[bytes, dict[bytes, int]] = {}
     names: dict[bytes, int] = {}
     for index, (name, value) in enumerate(STATIC_TABLE, 1):
-        fields.setdefault((name, value), index)
+        fields.setdefault(name, {}).setdefault(value, index)
         names.setdefault(name, index)
     return fields, names
 
 
 _STATIC_FIELD_INDEX, _STATIC_NAME_INDEX = _first_indexes()
-STATIC_FIELD_INDEX: Final[dict[tuple[bytes, bytes], int]] = _STATIC_FIELD_INDEX
+STATIC_FIELD_INDEX: Final[dict[bytes, dict[bytes, int]]] = _STATIC_FIELD_INDEX
 STATIC_NAME_INDEX: Final[dict[bytes, int]] = _STATIC_NAME_INDEX
 
 # Fields never added to a table by default (section 7.1.3): credentials, and
@@ -614,8 +616,9 @@ class Encoder:
         self._sizes: list[int] = []
         self._first = 0
         self._inserted = 0
-        # The sequence number of the newest entry of each field and name.
-        self._field_seq: dict[tuple[bytes, bytes], int] = {}
+        # The sequence number of the newest entry of each field (by name,
+        # then value, as STATIC_FIELD_INDEX) and of each name.
+        self._field_seq: dict[bytes, dict[bytes, int]] = {}
         self._name_seq: dict[bytes, int] = {}
 
     @property
@@ -662,11 +665,15 @@ class Encoder:
             )
             if never_index is not None and name in never_index:
                 sensitive = True
-            key = (name, value)
             if not sensitive:
-                index = STATIC_FIELD_INDEX.get(key, 0)
+                index = 0
+                static_values = STATIC_FIELD_INDEX.get(name)
+                if static_values is not None:
+                    index = static_values.get(value, 0)
                 if not index:
-                    index = self._dynamic_index(self._field_seq.get(key, -1))
+                    seqs = self._field_seq.get(name)
+                    if seqs is not None:
+                        index = self._dynamic_index(seqs.get(value, -1))
                 if index:
                     _encode_integer(out, 0x80, 7, index)
                     continue
@@ -700,7 +707,11 @@ class Encoder:
         self._size += size
         seq = self._inserted
         self._inserted = seq + 1
-        self._field_seq[(name, value)] = seq
+        seqs = self._field_seq.get(name)
+        if seqs is None:
+            self._field_seq[name] = {value: seq}
+        else:
+            seqs[value] = seq
         self._name_seq[name] = seq
 
     def _evict(self, room: int) -> None:
@@ -710,13 +721,16 @@ class Encoder:
         size = self._size
         oldest = self._inserted - (len(entries) - first)
         while size > room and first < len(entries):
-            field = entries[first]
+            name, value = entries[first]
             size -= sizes[first]
             # Forget the lookups that pointed at it, unless a newer copy took them over.
-            if self._field_seq.get(field, -1) == oldest:
-                del self._field_seq[field]
-            if self._name_seq.get(field[0], -1) == oldest:
-                del self._name_seq[field[0]]
+            seqs = self._field_seq.get(name)
+            if seqs is not None and seqs.get(value, -1) == oldest:
+                del seqs[value]
+                if not seqs:
+                    del self._field_seq[name]
+            if self._name_seq.get(name, -1) == oldest:
+                del self._name_seq[name]
             first += 1
             oldest += 1
         self._first = _drop_evicted(entries, sizes, first)
