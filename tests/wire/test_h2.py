@@ -532,3 +532,23 @@ def test_a_tunnel_is_not_held_to_the_body_limit() -> None:
     events += peer.feed(peer.writer.data(1, b"x" * 80))
     assert sum(len(e.data) for e in of_type(events, BodyReceived)) == 160
     assert not of_type(events, RequestRejected)
+
+
+def test_the_engines_memory_of_checked_values_is_bounded_and_keeps_no_bad_value() -> None:
+    """wire/h2_engine.py keeps the header values it checked (they repeat from the
+    client's HPACK table): never one that failed, never a long one, and never
+    more than its bound, however many distinct values clients send."""
+    from hurtle.wire import h2_engine
+
+    kept = h2_engine._VALID_VALUES
+    for bad in (b"a\rb", b"a\nb", b"a\x00b", b" lead", b"trail\t"):
+        assert not h2_engine._valid_value(bad)
+        assert not h2_engine._valid_value(bad)  # Refused again: nothing was kept.
+        assert bad not in kept
+    long_value = b"x" * (h2_engine._VALID_VALUE_LONGEST_KEPT + 1)
+    assert h2_engine._valid_value(long_value)
+    assert long_value not in kept
+    for n in range(h2_engine._VALID_VALUES_KEPT + 100):
+        assert h2_engine._valid_value(b"value-%d" % n)
+        assert len(kept) <= h2_engine._VALID_VALUES_KEPT
+    assert b"value-%d" % (h2_engine._VALID_VALUES_KEPT + 99) in kept
