@@ -418,6 +418,33 @@ def test_large_bodies_are_cut_to_the_peers_max_frame_size() -> None:
     assert sum(sizes) == 100_000 and max(sizes) == 16384
 
 
+def test_a_large_body_goes_out_from_the_apps_own_buffer() -> None:
+    """The pieces for writelines hold the frames in order; the engine's DATA payloads of
+    4 KiB and more are views of the app's bytes, not copies, and a small response is
+    one piece (one write)."""
+    peer = Peer(client={0x4: 2**20})
+    peer.feed(FrameWriter.window_update(0, 2**20))
+    peer.request(1)
+    peer.wire.send_headers(1, 200, [], False)
+    body = bytes(range(256)) * 400  # 102,400 bytes: six full frames and one of 4,096.
+    assert peer.wire.send_data(1, body, True) == len(body)
+    pieces = peer.wire.outgoing_pieces()
+    frames = peer.reader.feed(b"".join(pieces))
+    assert b"".join(f.data for f in frames if isinstance(f, DataFrame)) == body
+    assert "END_STREAM" in frames[-1].flags
+    if Wire is H2Engine:
+        payloads = [piece for piece in pieces if len(piece) >= 4096]
+        assert [len(piece) for piece in payloads] == [16384] * 6 + [4096]
+        assert all(isinstance(piece, memoryview) and piece.obj is body for piece in payloads)
+    peer.request(3)
+    peer.wire.send_headers(3, 200, [], False)
+    assert peer.wire.send_data(3, b"small", True) == 5
+    (piece,) = peer.wire.outgoing_pieces()
+    frames = peer.reader.feed(bytes(piece))
+    assert [type(f).__name__ for f in frames] == ["HeadersFrame", "DataFrame"]
+    assert peer.wire.outgoing_pieces() == []
+
+
 def test_graceful_shutdown_sends_two_goaways_and_refuses_later_streams() -> None:
     """RFC 9113 section 6.8: first GOAWAY with 2^31-1, then one with the last stream
     processed; streams above it are refused (REFUSED_STREAM) and the ones below finish."""

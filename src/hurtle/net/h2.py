@@ -779,13 +779,21 @@ class H2Connection(WriteBackpressure):
 
     def flush(self) -> None:
         self._flush_pending = False
-        data = self.wire.outgoing()
+        pieces = self.wire.outgoing_pieces()
         transport = self.transport
-        if data and transport is not None and not transport.is_closing():
-            transport.write(data)
+        if pieces and transport is not None and not transport.is_closing():
+            if len(pieces) == 1:
+                transport.write(pieces[0])
+            else:
+                # A response body's payloads, unjoined: uvloop writes them with
+                # one writev and keeps what the socket did not take, uncopied.
+                transport.writelines(pieces)
             metrics = self.state.metrics
             if metrics is not None:
-                metrics.h2_sent += len(data)
+                sent = 0
+                for piece in pieces:
+                    sent += len(piece)
+                metrics.h2_sent += sent
 
     # -- closing --------------------------------------------------------------------
 

@@ -559,3 +559,8 @@ class H2Wire:
             data = b"".join(self._output)
             self._output = []
         return data
+
+    def outgoing_pieces(self) -> list[bytes | memoryview]:
+        """The same as one piece (H2Engine's interface: pieces for `writelines`)."""
+        data = self.outgoing()
+        return [data] if data else []
