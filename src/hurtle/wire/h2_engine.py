@@ -211,7 +211,6 @@ class H2Engine:
         # Frames to write, in order. A DATA payload of the app's is its own
         # piece (its bytes or a view of them), never copied: see outgoing_pieces.
         self._output: list[bytes | memoryview] = []
-        self._large_output = False  # Some piece is at least _WRITE_AS_IS bytes.
         self._buffer = b""
         self._preface_left = len(CONNECTION_PREFACE)
         # A header block in progress (RFC 9113 section 4.3): its stream, pieces, flags.
@@ -1080,8 +1079,6 @@ class H2Engine:
                 output.append(frame_head(chunk, DATA, FLAG_END_STREAM if last else 0, stream_id))
                 output.append(view[sent : sent + chunk])
                 sent += chunk
-        if sent >= _WRITE_AS_IS:
-            self._large_output = True
         self._send_window -= sent
         stream.send_window -= sent
         self._idle_frames = 0
@@ -1154,14 +1151,8 @@ class H2Engine:
     def outgoing(self) -> bytes:
         """Everything to write now, in order, as one bytes object."""
         output = self._output
-        if not output:
-            return b""
         self._output = []
-        self._large_output = False
-        first = output[0]
-        if len(output) == 1 and type(first) is bytes:
-            return first
-        return b"".join(output)
+        return b"".join(output)  # A single bytes object comes back as it is.
 
     def outgoing_pieces(self) -> list[bytes | memoryview]:
         """Everything to write now, in order, for `transport.writelines`.
@@ -1172,25 +1163,17 @@ class H2Engine:
         straight from there into the socket, as it does an HTTP/1.1 body.
         """
         output = self._output
-        if not output:
-            return []
         self._output = []
-        if not self._large_output:
-            first = output[0]
-            return [first if len(output) == 1 else b"".join(output)]
-        self._large_output = False
         pieces: list[bytes | memoryview] = []
-        run: list[bytes | memoryview] = []
-        for piece in output:
+        start = 0  # Of the run of small pieces not yet joined.
+        for index, piece in enumerate(output):
             if len(piece) >= _WRITE_AS_IS:
-                if run:
-                    pieces.append(run[0] if len(run) == 1 else b"".join(run))
-                    run = []
+                if start < index:
+                    pieces.append(b"".join(output[start:index]))
                 pieces.append(piece)
-            else:
-                run.append(piece)
-        if run:
-            pieces.append(run[0] if len(run) == 1 else b"".join(run))
+                start = index + 1
+        if start < len(output):
+            pieces.append(b"".join(output[start:] if start else output))
         return pieces
 
 
